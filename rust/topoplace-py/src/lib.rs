@@ -1,0 +1,1 @@
+//! The `topoplace._core` extension module.
