@@ -1,1 +1,31 @@
-//! The `topoplace._core` extension module.
+//! The `topoplace._core` extension module: thin wrappers over `topoplace-core`.
+//!
+//! This crate converts types, releases the GIL around heavy work and maps errors; every
+//! decision lives in the core crate.
+
+mod convert;
+mod cpuset;
+mod detach;
+mod entities;
+mod errors;
+mod sysfs_source;
+mod topology;
+
+/// The native module. Audited for free-threaded Python: every class is frozen and immutable.
+#[pyo3::pymodule(gil_used = false)]
+mod _core {
+    #[pymodule_export]
+    use crate::cpuset::PyCpuSet;
+    #[pymodule_export]
+    use crate::entities::{PyCache, PyCore, PyDevice, PyNumaNode, PyPackage};
+    #[pymodule_export]
+    use crate::topology::PyTopology;
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        Ok(())
+    }
+}

@@ -56,15 +56,17 @@ pub fn detect(text: &str, source: &str) -> Result<Format> {
     ))
 }
 
-/// Parses `text` in whatever format it is in.
+/// Parses `text` in whatever format it is in. `host` is the companion output of
+/// `numactl --hardware` / `lscpu` / `nvidia-smi` for the vendor-tool formats; the other formats
+/// ignore it.
 ///
 /// # Errors
 /// As [`detect`] and the parser of the detected format.
-pub fn parse_any(text: &str, source: &str) -> Result<Topology> {
+pub fn parse_any(text: &str, host: Option<&str>, source: &str) -> Result<Topology> {
     match detect(text, source)? {
         Format::HwlocXml => hwloc::parse(text, source),
         Format::Json => Topology::from_json(text, source),
-        Format::NvidiaSmi => smi::parse_nvidia(text, None, source),
-        Format::RocmSmi => smi::parse_rocm(text, None, source),
+        Format::NvidiaSmi => smi::parse_nvidia(text, host, source),
+        Format::RocmSmi => smi::parse_rocm(text, host, source),
     }
 }

@@ -5,16 +5,20 @@
 
 mod build;
 mod cpuset;
+mod graph;
 mod model;
 mod paths;
+mod render;
 mod summary;
 
 pub use build::{MAX_NODE_MEMORY, MAX_NUMA_NODES, MAX_PCI_NODES, TopologyParts, to_u32};
 pub use cpuset::{CpuSet, MAX_CPU_ID};
+pub use graph::{Edge, Vertex};
 pub use model::{
     Cache, Core, Cpu, Device, DeviceKind, Distances, Group, GroupKind, Link, LinkClass, MemoryKind,
     NumaNode, Package, PciKind, PciNode,
 };
+pub use render::human_bytes;
 pub use summary::Summary;
 
 use crate::error::{Error, Location, Result};
@@ -23,7 +27,7 @@ use crate::error::{Error, Location, Result};
 ///
 /// ```
 /// use topoplace_core::synthetic::SyntheticSpec;
-/// let topo = SyntheticSpec { sockets: 2, numa_per_socket: 2, cores_per_numa: 4, ..Default::default() }
+/// let topo = SyntheticSpec { sockets: 2, numa_per_socket: 2, cores_per_numa: 8, ..Default::default() }
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(topo.numa_nodes().len(), 4);
@@ -64,6 +68,11 @@ impl Topology {
     #[must_use]
     pub fn source(&self) -> &str {
         &self.parts.source
+    }
+
+    /// Replaces the source label (used by built-in machines).
+    pub fn set_source(&mut self, source: &str) {
+        source.clone_into(&mut self.parts.source);
     }
 
     /// Packages (sockets), in dense order.

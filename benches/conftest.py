@@ -1,0 +1,1 @@
+"""Benchmarks are collected from this directory only when asked (see .ci/run)."""

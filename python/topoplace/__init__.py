@@ -1,0 +1,38 @@
+"""topoplace: decides where work goes.
+
+Inside one machine (which CPUs, NUMA memory, GPUs and NICs, all aligned) and across clusters.
+The heavy lifting is in a Rust core; this package is its typed Python face.
+
+    >>> import topoplace
+    >>> topo = topoplace.Topology.builtin("dgx-h100")
+    >>> topo.summary()["gpus"]
+    8
+"""
+
+from topoplace._core import (
+    Cache,
+    Core,
+    CpuSet,
+    Device,
+    NumaNode,
+    Package,
+    Topology,
+    __version__,
+)
+from topoplace.errors import InvalidValueError, TopologyError, TopoplaceError
+from topoplace.sources import load
+
+__all__ = [
+    "Cache",
+    "Core",
+    "CpuSet",
+    "Device",
+    "InvalidValueError",
+    "NumaNode",
+    "Package",
+    "Topology",
+    "TopologyError",
+    "TopoplaceError",
+    "__version__",
+    "load",
+]

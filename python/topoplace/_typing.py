@@ -1,0 +1,28 @@
+"""Type aliases used in the public API."""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+__all__ = ["DeviceKind", "LinkClass", "MemoryKind", "NvlinkPattern", "TopologySummary"]
+
+MemoryKind = Literal["dram", "hbm", "nvm", "cxl", "gpu-memory", "unknown"]
+DeviceKind = Literal["gpu", "nic", "storage", "memory", "switch", "other"]
+LinkClass = Literal["NVSWITCH", "NV", "XGMI", "PIX", "PXB", "PHB", "NODE", "SYS"]
+NvlinkPattern = Literal["none", "pairs", "cube-mesh", "nvswitch"]
+
+
+class TopologySummary(TypedDict):
+    """The headline counts of a machine (``Topology.summary()``)."""
+
+    packages: int
+    numa_nodes: int
+    cores: int
+    cpus: int
+    cpus_online: int
+    cpus_offline: int
+    cpus_allowed: int
+    gpus: int
+    nics: int
+    memory_bytes: int
+    has_distances: bool

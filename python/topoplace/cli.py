@@ -1,0 +1,110 @@
+"""The ``topoplace`` command: a thin shell over the library.
+
+Subcommands: ``show`` (a topology as text or JSON) and ``demo`` (the main job on built-in
+machines and a bundled real one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from topoplace._core import Topology, __version__
+from topoplace.errors import TopoplaceError
+from topoplace.sources import load
+
+__all__ = ["main"]
+
+DEMO_XML = "32em64t-2n8c2t-pci-normalio.xml"
+
+
+def _show(args: argparse.Namespace) -> int:
+    topo = load(args.source)
+    if args.format == "json":
+        doc: dict[str, Any] = {"name": topo.name, "source": topo.source}
+        doc.update(topo.summary())
+        doc["topology"] = json.loads(topo.to_json())
+        json.dump(doc, sys.stdout, indent=2 if args.indent else None)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(topo.render_text())
+    return 0
+
+
+def _device_links(topo: Topology) -> list[str]:
+    lines = []
+    for gpu in topo.gpus:
+        best = None
+        for nic in topo.nics:
+            cls = topo.link_class(gpu.index, nic.index)
+            if cls is not None and (best is None or _rank(cls) < _rank(best[1])):
+                best = (nic.name, cls)
+        if best is not None:
+            lines.append(f"    {gpu.name}: nearest NIC {best[0]} ({best[1]})")
+    return lines
+
+
+def _rank(link_class: str) -> int:
+    order = ["NVSWITCH", "NV", "XGMI", "PIX", "PXB", "PHB", "NODE", "SYS"]
+    return order.index(link_class) if link_class in order else len(order)
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    out = sys.stdout
+    out.write(f"topoplace {__version__}: where should this work go?\n\n")
+    machines = [Topology.builtin("dgx-h100"), Topology.builtin("epyc-nps4")]
+    xml = (
+        resources.files("topoplace").joinpath("data").joinpath(DEMO_XML).read_text(encoding="utf-8")
+    )
+    machines.append(Topology.from_hwloc_xml(xml, source=DEMO_XML))
+    for topo in machines:
+        out.write(topo.render_text())
+        links = _device_links(topo)
+        if links:
+            out.write("  GPU to NIC paths:\n" + "\n".join(links) + "\n")
+        distances = topo.numa_distances
+        if distances is not None:
+            out.write(f"  NUMA distance matrix:\n{distances}\n")
+        out.write("\n")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="topoplace", description="Topology-aware placement of CPUs, memory, GPUs and NICs."
+    )
+    parser.add_argument("--version", action="version", version=f"topoplace {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="show a machine's topology")
+    show.add_argument(
+        "source",
+        help="a file (hwloc XML, topoplace JSON, nvidia-smi or rocm-smi text), "
+        "'sysfs' or 'builtin:NAME'",
+    )
+    show.add_argument("--format", choices=["text", "json"], default="text")
+    show.add_argument("--indent", action="store_true", help="indent JSON output")
+    show.set_defaults(run=_show)
+    demo = sub.add_parser("demo", help="show built-in machines and a bundled real one")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except TopoplaceError as exc:
+        sys.stderr.write(f"topoplace: error: {exc}\n")
+        return 1
+    except BrokenPipeError:
+        return 0
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
