@@ -248,13 +248,13 @@ impl PyTopology {
     /// Packages (sockets).
     #[getter]
     fn packages(&self) -> Vec<PyPackage> {
-        indexed(self.inner.packages(), |i, p| PyPackage::new(i, p))
+        indexed(self.inner.packages(), PyPackage::new)
     }
 
     /// NUMA nodes, in the order the distance matrix uses.
     #[getter]
     fn numa_nodes(&self) -> Vec<PyNumaNode> {
-        indexed(self.inner.numa_nodes(), |i, n| PyNumaNode::new(i, n))
+        indexed(self.inner.numa_nodes(), PyNumaNode::new)
     }
 
     /// Cores.
@@ -266,7 +266,7 @@ impl PyTopology {
     /// Last-level (L3) cache groups.
     #[getter]
     fn caches(&self) -> Vec<PyCache> {
-        indexed(self.inner.caches(), |i, c| PyCache::new(i, c))
+        indexed(self.inner.caches(), PyCache::new)
     }
 
     /// Every device (GPUs, NICs, switches...).
