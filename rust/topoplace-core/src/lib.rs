@@ -25,7 +25,9 @@
 //! - [`error`]: the error type.
 #![forbid(unsafe_code)]
 
+pub mod conformance;
 pub mod error;
+pub mod node;
 pub mod parse;
 pub mod synthetic;
 pub mod topology;

@@ -1,0 +1,1 @@
+//! CPU picking. PLACEHOLDER: being written.

@@ -1,0 +1,1 @@
+//! NUMA hint merging. PLACEHOLDER: being written.
