@@ -116,7 +116,7 @@ def write_nodes(t, nodes, distances):
     t.write(f"{base}/possible", cpulist(ids))
     t.write(f"{base}/online", cpulist(ids))
     t.write(f"{base}/has_cpu", cpulist([n[0] for n in nodes if n[1]]))
-    for (os_, cpus, mib), row in zip(nodes, distances):
+    for (os_, cpus, mib), row in zip(nodes, distances, strict=True):
         d = f"{base}/node{os_}"
         t.write(f"{d}/cpulist", cpulist(cpus))
         kb = mib * 1024
