@@ -41,10 +41,10 @@ def main() -> int:
     for name, value in sorted(py.items()):
         print(f"  python  {name:45s} {fmt(value)}")
     pairs = [
-        ("hwloc/192em64t-24n8c2t", "test_from_hwloc_xml_192em64t", "Python call / Rust parse"),
-        ("hwloc/256ppc-8n8s4t", "test_from_hwloc_xml_256ppc", "Python call / Rust parse"),
+        ("hwloc_192em64t-24n8c2t", "test_from_hwloc_xml_192em64t", "Python call / Rust parse"),
+        ("hwloc_256ppc-8n8s4t", "test_from_hwloc_xml_256ppc", "Python call / Rust parse"),
         (
-            "synthetic/1024numa-16384cpu",
+            "synthetic_1024numa-16384cpu",
             "test_synthetic_1024numa",
             "Python call / Rust build",
         ),

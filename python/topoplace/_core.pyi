@@ -1,13 +1,20 @@
 # Type stubs for the native module topoplace._core (checked by stubtest in CI).
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
 from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
-from topoplace._typing import DeviceKind, LinkClass, MemoryKind, NvlinkPattern, TopologySummary
+from topoplace._typing import (
+    ConformanceCase,
+    DeviceKind,
+    LinkClass,
+    MemoryKind,
+    NvlinkPattern,
+    TopologySummary,
+)
 
 __all__ = [
     "Cache",
@@ -18,6 +25,7 @@ __all__ = [
     "Package",
     "Topology",
     "__version__",
+    "run_conformance",
 ]
 __version__: str
 
@@ -206,3 +214,7 @@ class Topology:
     def to_networkx(self) -> Any: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
+
+def run_conformance(
+    suite: str, files: Sequence[tuple[str, str | bytes]]
+) -> list[ConformanceCase]: ...

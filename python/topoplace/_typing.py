@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-__all__ = ["DeviceKind", "LinkClass", "MemoryKind", "NvlinkPattern", "TopologySummary"]
+__all__ = [
+    "ConformanceCase",
+    "DeviceKind",
+    "LinkClass",
+    "MemoryKind",
+    "NvlinkPattern",
+    "TopologySummary",
+]
 
 MemoryKind = Literal["dram", "hbm", "nvm", "cxl", "gpu-memory", "unknown"]
 DeviceKind = Literal["gpu", "nic", "storage", "memory", "switch", "other"]
@@ -26,3 +33,13 @@ class TopologySummary(TypedDict):
     nics: int
     memory_bytes: int
     has_distances: bool
+
+
+class ConformanceCase(TypedDict):
+    """One case of a conformance suite (``topoplace.conformance.run``)."""
+
+    id: str
+    name: str
+    file: str
+    passed: bool
+    detail: str

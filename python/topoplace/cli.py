@@ -1,6 +1,7 @@
 """The ``topoplace`` command: a thin shell over the library.
 
-Subcommands: ``show`` (a topology as text or JSON) and ``demo`` (the main job on built-in
+Subcommands: ``show`` (a topology as text or JSON), ``conformance`` (run a vector suite) and
+``demo`` (the main job on built-in
 machines and a bundled real one).
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from topoplace import conformance
 from topoplace._core import Topology, __version__
 from topoplace.errors import TopoplaceError
 from topoplace.sources import load
@@ -73,6 +75,16 @@ def _demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    cases = conformance.run(args.suite, args.directory)
+    failed = [c for c in cases if not c["passed"]]
+    for case in failed:
+        sys.stdout.write(f"FAIL {case['id']} ({case['file']}: {case['name']}): {case['detail']}\n")
+    sys.stdout.write(f"{len(cases) - len(failed)} passed, {len(failed)} failed\n")
+    # No case run is a failure too: a suite that silently checks nothing proves nothing.
+    return 1 if failed or not cases else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="topoplace", description="Topology-aware placement of CPUs, memory, GPUs and NICs."
@@ -88,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--indent", action="store_true", help="indent JSON output")
     show.set_defaults(run=_show)
+    conf = sub.add_parser("conformance", help="run a conformance vector suite")
+    conf.add_argument("suite", choices=sorted(conformance.SUITE_FILES))
+    conf.add_argument("directory", help="folder holding the suite's vector files")
+    conf.set_defaults(run=_conformance)
     demo = sub.add_parser("demo", help="show built-in machines and a bundled real one")
     demo.set_defaults(run=_demo)
     return parser
@@ -103,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        sys.stderr.write(f"topoplace: error: {exc}\n")
+        return 1
     return status
 
 

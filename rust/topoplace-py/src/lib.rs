@@ -3,6 +3,7 @@
 //! This crate converts types, releases the GIL around heavy work and maps errors; every
 //! decision lives in the core crate.
 
+mod conformance;
 mod convert;
 mod cpuset;
 mod detach;
@@ -14,6 +15,8 @@ mod topology;
 /// The native module. Audited for free-threaded Python: every class is frozen and immutable.
 #[pyo3::pymodule(gil_used = false)]
 mod _core {
+    #[pymodule_export]
+    use crate::conformance::run_conformance;
     #[pymodule_export]
     use crate::cpuset::PyCpuSet;
     #[pymodule_export]
