@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from topoplace._core import run_conformance
-from topoplace._typing import ConformanceCase
 from topoplace.errors import TopoplaceError
+
+if TYPE_CHECKING:
+    from topoplace._typing import ConformanceCase
 
 __all__ = ["SUITE_FILES", "run"]
 

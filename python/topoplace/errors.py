@@ -7,7 +7,7 @@ source, line and object.
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
 
 __all__ = ["InvalidValueError", "TopologyError", "TopoplaceError"]
 
@@ -45,7 +45,7 @@ class TopologyError(TopoplaceError, ValueError):
         self.object = object
         self.reason = reason if reason is not None else message
 
-    def __reduce__(self) -> tuple[type[TopologyError], tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[type[TopologyError], tuple[builtins.object, ...]]:
         return (type(self), (str(self), self.source, self.line, self.object, self.reason))
 
 

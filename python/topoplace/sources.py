@@ -4,7 +4,6 @@ or a built-in machine. File reading happens here, in Python; parsing happens in 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from topoplace._core import Topology
 from topoplace.errors import TopologyError
@@ -31,21 +30,26 @@ def load(source: str | os.PathLike[str]) -> Topology:
         return Topology.from_sysfs()
     if text_source.startswith("sysfs:"):
         return Topology.from_sysfs(text_source.removeprefix("sysfs:"))
-    path = Path(text_source)
+    # os.path rather than pathlib: pathlib's import alone costs more than parsing most files,
+    # and `topoplace show` is often run once per machine from a shell.
+    path = text_source
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise TopologyError(
-            f"{path}: cannot read: {exc.strerror or exc}", str(path), None, None, str(exc)
+            f"{path}: cannot read: {exc.strerror or exc}", path, None, None, str(exc)
         ) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TopologyError(
-            f"{path}: not UTF-8 text (byte {exc.start})", str(path), None, None, str(exc)
+            f"{path}: not UTF-8 text (byte {exc.start})", path, None, None, str(exc)
         ) from exc
     host: str | None = None
-    host_path = path.with_name(path.name.removesuffix(".txt") + ".host.txt")
-    if path.suffix == ".txt" and not path.name.endswith(".host.txt") and host_path.is_file():
-        host = host_path.read_text(encoding="utf-8")
-    return Topology.from_text(text, host=host, source=str(path))
+    if path.endswith(".txt") and not path.endswith(".host.txt"):
+        host_path = path.removesuffix(".txt") + ".host.txt"
+        if os.path.isfile(host_path):
+            with open(host_path, encoding="utf-8") as handle:
+                host = handle.read()
+    return Topology.from_text(text, host=host, source=path)
