@@ -29,6 +29,7 @@ pub mod conformance;
 pub mod error;
 pub mod node;
 pub mod parse;
+pub mod quantity;
 pub mod synthetic;
 pub mod topology;
 

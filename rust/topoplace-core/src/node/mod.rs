@@ -1,5 +1,5 @@
 //! Decisions inside one machine: CPU picking (kubelet-compatible and topoplace's own), NUMA hint
-//! merging (the kubelet Topology Manager's policies), and later the stateful allocator.
+//! merging (the kubelet Topology Manager's policies), and the stateful allocator.
 
 pub mod cpu;
 pub mod hints;
