@@ -30,13 +30,13 @@ pub fn parse_bytes(text: &str) -> Result<u64> {
     .find_map(|&(suffix, m)| t.strip_suffix(suffix).map(|n| (n, m)))
     .unwrap_or((t, 1));
     if number.is_empty() || number.starts_with('-') || number.starts_with('+') {
-        return Err(bad("expected a non-negative number with an optional unit such as Gi"));
+        return Err(bad(
+            "expected a non-negative number with an optional unit such as Gi",
+        ));
     }
     // Exponent form (`1e9`) only without a unit, as in Kubernetes.
     let (mantissa, exponent) = match number.split_once(['e', 'E']) {
-        Some((m, e)) if multiplier == 1 => {
-            (m, e.parse::<u32>().map_err(|_| bad("bad exponent"))?)
-        }
+        Some((m, e)) if multiplier == 1 => (m, e.parse::<u32>().map_err(|_| bad("bad exponent"))?),
         Some(_) => return Err(bad("an exponent cannot follow a unit")),
         None => (number, 0),
     };
@@ -49,7 +49,9 @@ pub fn parse_bytes(text: &str) -> Result<u64> {
     {
         return Err(bad("expected digits"));
     }
-    let digits: u128 = format!("{whole}{frac}").parse().map_err(|_| bad("too large"))?;
+    let digits: u128 = format!("{whole}{frac}")
+        .parse()
+        .map_err(|_| bad("too large"))?;
     let scale = 10u128.pow(u32::try_from(frac.len()).unwrap_or(0));
     let numerator = digits
         .checked_mul(multiplier)
@@ -77,7 +79,17 @@ mod tests {
 
     #[test]
     fn bad_quantities() {
-        for bad in ["", "-1Gi", "Gi", "1.5", "abc", "1x", "99999999999Ei", "1e3Gi", "1..2"] {
+        for bad in [
+            "",
+            "-1Gi",
+            "Gi",
+            "1.5",
+            "abc",
+            "1x",
+            "99999999999Ei",
+            "1e3Gi",
+            "1..2",
+        ] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
     }
