@@ -10,12 +10,15 @@ The heavy lifting is in a Rust core; this package is its typed Python face.
 """
 
 from topoplace._core import (
+    Allocation,
     Cache,
     Core,
     CpuSet,
     Device,
+    NodeAllocator,
     NumaNode,
     Package,
+    Request,
     Topology,
     __version__,
 )
@@ -23,13 +26,16 @@ from topoplace.errors import InvalidValueError, TopologyError, TopoplaceError
 from topoplace.sources import load
 
 __all__ = [
+    "Allocation",
     "Cache",
     "Core",
     "CpuSet",
     "Device",
     "InvalidValueError",
+    "NodeAllocator",
     "NumaNode",
     "Package",
+    "Request",
     "Topology",
     "TopologyError",
     "TopoplaceError",

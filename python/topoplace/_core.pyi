@@ -1,8 +1,8 @@
 # Type stubs for the native module topoplace._core (checked by stubtest in CI).
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from os import PathLike
-from typing import Any, final
+from typing import Any, Literal, final
 
 import numpy as np
 import numpy.typing as npt
@@ -10,19 +10,25 @@ import numpy.typing as npt
 from topoplace._typing import (
     ConformanceCase,
     DeviceKind,
+    FreeNode,
     LinkClass,
     MemoryKind,
     NvlinkPattern,
+    PolicyName,
+    RefusalKind,
     TopologySummary,
 )
 
 __all__ = [
+    "Allocation",
     "Cache",
     "Core",
     "CpuSet",
     "Device",
+    "NodeAllocator",
     "NumaNode",
     "Package",
+    "Request",
     "Topology",
     "__version__",
     "run_conformance",
@@ -218,3 +224,82 @@ class Topology:
 def run_conformance(
     suite: str, files: Sequence[tuple[str, str | bytes]]
 ) -> list[ConformanceCase]: ...
+
+@final
+class Request:
+    def __new__(
+        cls,
+        cpus: int = 0,
+        *,
+        memory: int | str | None = None,
+        hugepages_2m: int | str | None = None,
+        hugepages_1g: int | str | None = None,
+        policy: PolicyName = "best-effort",
+        mode: Literal["kubelet", "default"] = "default",
+        cpu_options: Mapping[str, str | bool] | None = None,
+        topology_options: Mapping[str, str | bool | int] | None = None,
+    ) -> Request: ...
+    @property
+    def cpus(self) -> int: ...
+    @property
+    def memory(self) -> int: ...
+    @property
+    def mode(self) -> Literal["kubelet", "default"]: ...
+
+@final
+class Allocation:
+    @property
+    def placed(self) -> bool: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def cpus(self) -> CpuSet: ...
+    @property
+    def numa_nodes(self) -> list[int]: ...
+    @property
+    def memory(self) -> dict[int, int]: ...
+    @property
+    def hugepages_2m(self) -> dict[int, int]: ...
+    @property
+    def hugepages_1g(self) -> dict[int, int]: ...
+    @property
+    def preferred(self) -> bool: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def refusal_kind(self) -> RefusalKind | None: ...
+    @property
+    def sequence(self) -> int | None: ...
+    def __bool__(self) -> bool: ...
+
+@final
+class NodeAllocator:
+    def __new__(
+        cls,
+        topology: Topology,
+        *,
+        reserved_cpus: str | Iterable[int] | CpuSet | None = None,
+        reserved_memory: Mapping[int, int | str] | None = None,
+        hugepages_2m: Mapping[int, int | str] | None = None,
+        hugepages_1g: Mapping[int, int | str] | None = None,
+    ) -> NodeAllocator: ...
+    @property
+    def topology(self) -> Topology: ...
+    def allocate(self, owner: str, request: Request) -> Allocation: ...
+    def check(self, request: Request) -> Allocation: ...
+    def release(self, owner: str) -> Allocation | None: ...
+    def get(self, owner: str) -> Allocation | None: ...
+    def owners(self) -> list[str]: ...
+    def free(self) -> list[FreeNode]: ...
+    @property
+    def free_cpus(self) -> CpuSet: ...
+    @property
+    def changes(self) -> int: ...
+    def to_checkpoint(self) -> str: ...
+    @staticmethod
+    def from_checkpoint(
+        text: str, topology: Topology, *, source: str = "<string>"
+    ) -> NodeAllocator: ...
+    def snapshot(self, path: str | PathLike[str]) -> None: ...
+    @staticmethod
+    def restore(path: str | PathLike[str], topology: Topology) -> NodeAllocator: ...

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from topoplace._core import CpuSet
 
 __all__ = [
     "ConformanceCase",
     "DeviceKind",
+    "FreeNode",
     "LinkClass",
     "MemoryKind",
     "NvlinkPattern",
+    "PolicyName",
+    "RefusalKind",
     "TopologySummary",
 ]
 
@@ -17,6 +23,8 @@ MemoryKind = Literal["dram", "hbm", "nvm", "cxl", "gpu-memory", "unknown"]
 DeviceKind = Literal["gpu", "nic", "storage", "memory", "switch", "other"]
 LinkClass = Literal["NVSWITCH", "NV", "XGMI", "PIX", "PXB", "PHB", "NODE", "SYS"]
 NvlinkPattern = Literal["none", "pairs", "cube-mesh", "nvswitch"]
+PolicyName = Literal["none", "best-effort", "restricted", "single-numa-node"]
+RefusalKind = Literal["not-enough-cpus", "not-enough-memory", "not-aligned", "smt-alignment"]
 
 
 class TopologySummary(TypedDict):
@@ -43,3 +51,13 @@ class ConformanceCase(TypedDict):
     file: str
     passed: bool
     detail: str
+
+
+class FreeNode(TypedDict):
+    """Free capacity of one NUMA node (``NodeAllocator.free()``)."""
+
+    numa_node: int
+    cpus: CpuSet
+    memory: int
+    hugepages_2m: int
+    hugepages_1g: int

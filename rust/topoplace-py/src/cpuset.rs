@@ -31,38 +31,39 @@ impl PyCpuSet {
     }
 }
 
+/// A CPU set from a list string, a `CpuSet`, or an iterable of ints.
+pub(crate) fn to_cpuset(py: Python<'_>, cpus: &Bound<'_, PyAny>) -> PyResult<CpuSet> {
+    if let Ok(text) = cpus.cast::<PyString>() {
+        return CpuSet::parse(text.to_str()?).into_py_result(py);
+    }
+    if let Ok(other) = cpus.cast::<PyCpuSet>() {
+        return Ok(other.get().inner.clone());
+    }
+    let mut set = CpuSet::new();
+    for item in PyIterator::from_object(cpus)? {
+        let id: i64 = item?.extract()?;
+        let id = u32::try_from(id)
+            .ok()
+            .filter(|&id| id < topoplace_core::topology::MAX_CPU_ID)
+            .ok_or_else(|| {
+                crate::errors::to_pyerr(
+                    py,
+                    topoplace_core::Error::Value(format!("{id} is not a valid CPU id")),
+                )
+            })?;
+        set.insert(id);
+    }
+    Ok(set)
+}
+
 #[pymethods]
 impl PyCpuSet {
     /// Creates a set from a list string (``"0-3,8"``) or an iterable of non-negative ints.
     #[new]
     #[pyo3(signature = (cpus = None))]
     fn py_new(py: Python<'_>, cpus: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let Some(cpus) = cpus else {
-            return Ok(Self::new_from(CpuSet::new()));
-        };
-        if let Ok(text) = cpus.cast::<PyString>() {
-            return CpuSet::parse(text.to_str()?)
-                .into_py_result(py)
-                .map(Self::new_from);
-        }
-        if let Ok(other) = cpus.cast::<PyCpuSet>() {
-            return Ok(other.get().clone());
-        }
-        let mut set = CpuSet::new();
-        for item in PyIterator::from_object(cpus)? {
-            let id: i64 = item?.extract()?;
-            let id = u32::try_from(id)
-                .ok()
-                .filter(|&id| id < topoplace_core::topology::MAX_CPU_ID)
-                .ok_or_else(|| {
-                    crate::errors::to_pyerr(
-                        py,
-                        topoplace_core::Error::Value(format!("{id} is not a valid CPU id")),
-                    )
-                })?;
-            set.insert(id);
-        }
-        Ok(Self::new_from(set))
+        cpus.map_or_else(|| Ok(CpuSet::new()), |c| to_cpuset(py, c))
+            .map(Self::new_from)
     }
 
     /// Parses the kernel's hexadecimal mask syntax (``"0x0000000f"``, ``"ff,ffffffff"``).

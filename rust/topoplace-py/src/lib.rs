@@ -3,6 +3,8 @@
 //! This crate converts types, releases the GIL around heavy work and maps errors; every
 //! decision lives in the core crate.
 
+mod allocator;
+mod checkpoint_io;
 mod conformance;
 mod convert;
 mod cpuset;
@@ -12,9 +14,12 @@ mod errors;
 mod sysfs_source;
 mod topology;
 
-/// The native module. Audited for free-threaded Python: every class is frozen and immutable.
+/// The native module. Audited for free-threaded Python: every class is frozen; the
+/// allocator's state is behind a lock.
 #[pyo3::pymodule(gil_used = false)]
 mod _core {
+    #[pymodule_export]
+    use crate::allocator::{PyAllocation, PyNodeAllocator, PyRequest};
     #[pymodule_export]
     use crate::conformance::run_conformance;
     #[pymodule_export]

@@ -1,0 +1,518 @@
+//! The stateful allocator of one machine: a [`Topology`] plus a ledger of what each owner holds.
+//!
+//! [`NodeAllocator::check`] answers "would this fit, and where?" without changing anything;
+//! [`NodeAllocator::allocate`] places a request for an owner, all or nothing;
+//! [`NodeAllocator::release`] gives an owner's grant back. "Does not fit" is an
+//! [`Outcome::Refused`] with a sentence a person can act on, not an error. The ledger is kept
+//! incrementally (free CPUs, whole free cores and cache groups per node, free memory per node
+//! and kind) so a placement costs microseconds; [`NodeAllocator::verify`] recomputes it from
+//! the grants. [`NodeAllocator::to_checkpoint`] / [`NodeAllocator::from_checkpoint`] write and
+//! read a checksummed text form (the caller does the file I/O).
+//!
+//! # Kubelet mode
+//!
+//! [`Mode::Kubelet`] does what a kubelet with the static CPU Manager, the static Memory Manager
+//! and the request's Topology Manager policy would do:
+//!
+//! - **CPU hints** (`generateCPUTopologyHints`): a NUMA mask is a hint when its free CPUs (not
+//!   reserved; with `full-pcpus-only`, CPUs of wholly free cores) are at least the request; it
+//!   is preferred when its width equals the narrowest width of any mask whose *total* CPUs
+//!   could hold the request. With `align-by-socket`, socket-aligned hints are preferred too.
+//! - **Memory hints** (`calculateHints`, one identical list per requested kind): a mask is a
+//!   hint when its allocatable memory (capacity minus reserved, per kind) could hold the
+//!   request, its free memory does, and it respects the Memory Manager's group rule: a node
+//!   holding single-node memory cannot join a multi-node mask, a node in a multi-node group
+//!   only appears in exactly that group, and a node in a group is not a single-node hint.
+//!   Preferred at the narrowest allocatable width.
+//! - The lists are merged by [`hints::merge`] and admitted by [`hints::admit`]; a refusal is
+//!   [`RefusalKind::NotAligned`].
+//! - CPUs come from [`StaticPolicy::allocate_cpus`] with the merged mask (inside the mask
+//!   first). Memory comes from the merged mask when its free memory holds the request, else
+//!   from the narrowest memory hint containing it (the Memory Manager's extended / default
+//!   hint), taken node by node in id order; the grant records that mask as its group.
+//!
+//! The merge is not done by enumerating 2^N masks when it need not be: a preferred merged hint
+//! must be a preferred hint of every provider, so only masks of the providers' common minimal
+//! width are examined (in the kubelet's order). Only `best-effort` without a preferred hint
+//! needs the non-preferred rule: up to 16 NUMA nodes the full lists are built and merged
+//! exactly; above that the result is the lowest mask of width `B` (the largest of the
+//! providers' narrowest hint widths), which is the kubelet's answer whenever some CPU hint and
+//! some memory hint are disjoint (then every mask is reachable as an AND) and an approximation
+//! otherwise. `prefer-closest-numa-nodes` is honoured for preferred hints; the approximation
+//! ignores it. The kubelet refuses machines with more than `max-allowable-numa-nodes` nodes, and
+//! so does this mode (an [`Error::Value`]); its bitmask limits node ids to below 128 here.
+//!
+//! Simplifications: the Memory Manager's group rule is applied to groups recorded by any
+//! grant holding memory (in the default mode the group is the grant's node set); reusable
+//! init-container CPUs and memory do not exist here; a request is always Guaranteed with
+//! integral CPUs.
+//!
+//! # Default mode
+//!
+//! [`Mode::Default`] chooses the NUMA node set by, in order:
+//!
+//! 1. fewest nodes;
+//! 2. smallest total pairwise distance (the topology's matrix), so same-socket nodes win;
+//! 3. best fit: fewest CPUs, then bytes, left free in the set, so partly used nodes are filled
+//!    and wholly free ones stay whole for large requests;
+//! 4. lowest seed node id.
+//!
+//! Candidate sets are grown from each seed node by repeatedly adding the node nearest to the
+//! set (smallest summed distance, then lowest id) among those that add a resource still
+//! lacking, until the set holds the request; no subsets are enumerated, so 24-, 64- and
+//! 128-node machines cost O(N^2) per request, and there is no 8-node limit. `single-numa-node`
+//! allows only one node, `restricted` only sets as narrow as the capacity allows; `best-effort`
+//! and `none` allow any. Inside the set CPUs are taken as whole free L3 groups while the rest
+//! is at least a group, then from the group that holds the rest most tightly (partly used
+//! groups first), inside a group the free siblings of partly used cores first, then whole
+//! cores (so even requests take whole cores), then one CPU of a whole core for an odd rest.
+//! Memory comes from one node of the set when one holds it, else from the set in growth order.
+//!
+//! ## Where it beats the kubelet
+//!
+//! On `epyc-nps4` (2 sockets x 4 NUMA nodes x 16 cores x 2 threads; distances 10 local, 12
+//! same socket, 32 across) with nodes 0, 1 and 2 full, a request of 48 CPUs needs two nodes.
+//! The kubelet's preferred hints are every pair with 48 free CPUs, and it takes the lowest
+//! integer mask, {3,4}: one node on each socket, distance 32. The default mode ranks pairs by
+//! distance and takes {4,5}, both on socket 1, distance 12. The test
+//! `default_mode_prefers_same_socket` checks this case.
+
+mod checkpoint;
+mod default_mode;
+mod kubelet_mode;
+mod ledger;
+mod machine;
+mod refusal;
+mod request;
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+pub use checkpoint::CHECKPOINT_VERSION;
+pub use ledger::Grant;
+pub use machine::HugepagePools;
+pub use refusal::{Closest, Outcome, Refusal, RefusalKind};
+pub use request::{AllocRequest, MemKind, Mode};
+
+use ledger::Ledger;
+use machine::Machine;
+
+use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::node::cpu::StaticPolicy;
+#[cfg(doc)]
+use crate::node::hints;
+use crate::topology::{CpuSet, Topology, human_bytes};
+
+use crate::topology::to_u32;
+
+/// A machine and its ledger. See the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct NodeAllocator {
+    machine: Arc<Machine>,
+    ledger: Ledger,
+}
+
+impl PartialEq for NodeAllocator {
+    fn eq(&self, other: &Self) -> bool {
+        self.machine.fingerprint == other.machine.fingerprint
+            && self.machine.reserved_cpus == other.machine.reserved_cpus
+            && self.machine.reserved_memory == other.machine.reserved_memory
+            && self.machine.hugepages == other.machine.hugepages
+            && self.ledger == other.ledger
+    }
+}
+
+impl Eq for NodeAllocator {}
+
+/// Free resources of one NUMA node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFree {
+    /// The node's OS id.
+    pub numa: u32,
+    /// Free CPUs.
+    pub cpus: CpuSet,
+    /// Free bytes per kind (regular, 2 MiB pages, 1 GiB pages).
+    pub bytes: [u64; 3],
+}
+
+impl NodeAllocator {
+    /// An allocator over `topology` with `reserved_cpus` (never allocated) and, per NUMA node
+    /// in dense order, `reserved_memory` bytes (empty: none). No hugepage pools.
+    ///
+    /// # Errors
+    /// [`Error::Value`] when a reserved CPU is not on the machine, the list has the wrong
+    /// length, or a node's reservation exceeds its memory.
+    pub fn new(
+        topology: Arc<Topology>,
+        reserved_cpus: CpuSet,
+        reserved_memory: Vec<u64>,
+    ) -> Result<Self> {
+        Self::with_hugepages(
+            topology,
+            reserved_cpus,
+            reserved_memory,
+            HugepagePools::default(),
+        )
+    }
+
+    /// As [`Self::new`], with hugepage pools per NUMA node (taken out of the node's memory).
+    ///
+    /// # Errors
+    /// As [`Self::new`]; also when reserved memory plus pools exceed a node's memory.
+    pub fn with_hugepages(
+        topology: Arc<Topology>,
+        reserved_cpus: CpuSet,
+        reserved_memory: Vec<u64>,
+        hugepages: HugepagePools,
+    ) -> Result<Self> {
+        let machine = Machine::new(topology, reserved_cpus, reserved_memory, hugepages)?;
+        let ledger = Ledger::new(&machine);
+        Ok(Self {
+            machine: Arc::new(machine),
+            ledger,
+        })
+    }
+
+    /// The topology.
+    #[must_use]
+    pub fn topology(&self) -> &Arc<Topology> {
+        &self.machine.topo
+    }
+
+    /// What `req` would get now, without changing anything.
+    ///
+    /// # Errors
+    /// [`Error::Value`] for a request the mode cannot take at all (kubelet mode on a machine
+    /// the kubelet refuses).
+    pub fn check(&self, req: &AllocRequest) -> Result<Outcome> {
+        match req.mode {
+            Mode::Kubelet => kubelet_mode::place(&self.machine, &self.ledger, req),
+            Mode::Default => Ok(default_mode::place(&self.machine, &self.ledger, req)),
+        }
+    }
+
+    /// Places `req` for `owner`, all or nothing.
+    ///
+    /// # Errors
+    /// [`Error::Value`] when `owner` already holds a grant, or as [`Self::check`].
+    pub fn allocate(&mut self, owner: &str, req: &AllocRequest) -> Result<Outcome> {
+        if self.ledger.grants.contains_key(owner) {
+            return Err(Error::Value(format!(
+                "owner {owner:?} already holds a grant; release it first"
+            )));
+        }
+        let outcome = self.check(req)?;
+        if let Outcome::Placed(grant) = &outcome {
+            self.ledger
+                .can_hold(&self.machine, grant)
+                .map_err(|e| Error::Value(format!("internal: placement inconsistent: {e}")))?;
+            self.ledger
+                .apply(&self.machine, owner.to_owned(), grant.clone());
+        }
+        Ok(outcome)
+    }
+
+    /// Gives `owner`'s grant back; `None` when it holds none.
+    pub fn release(&mut self, owner: &str) -> Option<Grant> {
+        self.ledger.remove(&self.machine, owner)
+    }
+
+    /// The grant `owner` holds.
+    #[must_use]
+    pub fn grant(&self, owner: &str) -> Option<&Grant> {
+        self.ledger.grants.get(owner)
+    }
+
+    /// Every grant, in owner order.
+    pub fn grants(&self) -> impl Iterator<Item = (&str, &Grant)> + '_ {
+        self.ledger.grants.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Free CPUs (allocatable, not reserved, not held).
+    #[must_use]
+    pub fn free_cpus(&self) -> &CpuSet {
+        &self.ledger.free
+    }
+
+    /// Free resources per NUMA node, in dense order.
+    #[must_use]
+    pub fn free(&self) -> Vec<NodeFree> {
+        let m = &self.machine;
+        (0..m.n)
+            .map(|d| NodeFree {
+                numa: m.os_id(to_u32(d)),
+                cpus: self
+                    .ledger
+                    .free
+                    .iter()
+                    .filter(|&c| m.numa_of(c) == to_u32(d))
+                    .collect(),
+                bytes: [0, 1, 2].map(|k| self.ledger.mem_free[k].get(d).copied().unwrap_or(0)),
+            })
+            .collect()
+    }
+
+    /// Everything held: CPUs and bytes per kind per NUMA node (dense order).
+    #[must_use]
+    pub fn used(&self) -> (CpuSet, [Vec<u64>; 3]) {
+        let mut cpus = CpuSet::new();
+        let mut bytes: [Vec<u64>; 3] = [0, 1, 2].map(|_| vec![0u64; self.machine.n]);
+        for grant in self.ledger.grants.values() {
+            cpus.union_with(&grant.cpus);
+            for kind in MemKind::ALL {
+                for &(d, b) in grant.memory_of(kind) {
+                    if let Some(slot) = bytes[kind.index()].get_mut(d as usize) {
+                        *slot = slot.saturating_add(b);
+                    }
+                }
+            }
+        }
+        (cpus, bytes)
+    }
+
+    /// Allocatable capacity: CPUs (usable, not reserved) and bytes per kind per node.
+    #[must_use]
+    pub fn capacity(&self) -> (&CpuSet, &[Vec<u64>; 3]) {
+        (&self.machine.allocatable, &self.machine.capacity)
+    }
+
+    /// Recomputes the ledger from the grants and checks the invariants: no CPU or byte held
+    /// twice, nothing over capacity, free + held == capacity.
+    ///
+    /// # Errors
+    /// [`Error::Value`] describing the first inconsistency.
+    pub fn verify(&self) -> Result<()> {
+        let fresh = rebuild(&self.machine, self.ledger.grants.clone()).map_err(Error::Value)?;
+        if fresh != self.ledger {
+            return Err(Error::Value(
+                "ledger counters differ from the grants".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A ledger built from `grants`, checking each can be held.
+fn rebuild(
+    m: &Machine,
+    grants: std::collections::BTreeMap<String, Grant>,
+) -> std::result::Result<Ledger, String> {
+    let mut ledger = Ledger::new(m);
+    for (owner, grant) in grants {
+        ledger
+            .can_hold(m, &grant)
+            .map_err(|e| format!("grant of {owner:?}: {e}"))?;
+        ledger.apply(m, owner, grant);
+    }
+    Ok(ledger)
+}
+
+/// What a refusal reports as missing.
+#[derive(Debug, Clone, Copy)]
+enum Shortfall {
+    /// On the machine as a whole / where the placement needed it.
+    Total,
+    /// On any single node.
+    SingleNode,
+    /// On any set of this many nodes.
+    Width(u32),
+}
+
+/// Describes the request: "20 free CPUs and 64 GiB".
+fn describe(req: &AllocRequest) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if req.cpus > 0 {
+        parts.push(format!("{} free CPUs", req.cpus));
+    }
+    if req.memory_bytes > 0 {
+        parts.push(human_bytes(req.memory_bytes));
+    }
+    if req.hugepages_2m_bytes > 0 {
+        parts.push(format!(
+            "{} of 2 MiB hugepages",
+            human_bytes(req.hugepages_2m_bytes)
+        ));
+    }
+    if req.hugepages_1g_bytes > 0 {
+        parts.push(format!(
+            "{} of 1 GiB hugepages",
+            human_bytes(req.hugepages_1g_bytes)
+        ));
+    }
+    if parts.is_empty() {
+        return "nothing".into();
+    }
+    let last = parts.pop().unwrap_or_default();
+    if parts.is_empty() {
+        last
+    } else {
+        format!("{} and {last}", parts.join(", "))
+    }
+}
+
+/// The node that comes closest to holding `req`: the largest smallest ratio of free to
+/// requested over the requested resources, then the lowest OS id.
+fn closest(m: &Machine, l: &Ledger, req: &AllocRequest) -> Option<refusal::Closest> {
+    let full = req.cpu_options.full_pcpus_only;
+    let mut best: Option<(f64, u32, refusal::Closest)> = None;
+    for &d in &m.os_order {
+        let cpus = if full {
+            l.node_free_physical(m, d)
+        } else {
+            l.node_free_cpus.get(d as usize).copied().unwrap_or(0)
+        };
+        let mut ratio = f64::INFINITY;
+        if req.cpus > 0 {
+            ratio = ratio.min(f64::from(cpus) / f64::from(req.cpus));
+        }
+        for kind in MemKind::ALL {
+            let want = req.memory_of(kind);
+            if want > 0 {
+                let free = l.mem_free[kind.index()]
+                    .get(d as usize)
+                    .copied()
+                    .unwrap_or(0);
+                ratio = ratio.min(free as f64 / want as f64);
+            }
+        }
+        let c = refusal::Closest {
+            numa: m.os_id(d),
+            free_cpus: cpus,
+            free_bytes: l.mem_free[0].get(d as usize).copied().unwrap_or(0),
+        };
+        if best.as_ref().is_none_or(|(r, _, _)| ratio > *r) {
+            best = Some((ratio, d, c));
+        }
+    }
+    best.map(|(_, _, c)| c)
+}
+
+/// A refusal of `kind` with a reason naming the request, the shortfall and the closest node.
+fn refuse(
+    m: &Machine,
+    l: &Ledger,
+    req: &AllocRequest,
+    kind: RefusalKind,
+    shortfall: Shortfall,
+) -> Refusal {
+    let close = closest(m, l, req);
+    let what = describe(req);
+    let mut reason = match shortfall {
+        Shortfall::SingleNode => format!("no single NUMA node has {what} (policy {})", req.policy),
+        Shortfall::Width(w) => format!(
+            "no set of {w} NUMA node(s), the fewest that could hold it, has {what} free (policy {})",
+            req.policy
+        ),
+        Shortfall::Total => match kind {
+            RefusalKind::NotAligned => format!(
+                "the {} policy does not admit {what}: the resources are not on the NUMA nodes it would align",
+                req.policy
+            ),
+            _ => format!("the machine cannot give {what} now"),
+        },
+    };
+    if let Some(c) = close {
+        let _ = write!(
+            reason,
+            "; closest is node {} with {} free CPUs and {} free",
+            c.numa,
+            c.free_cpus,
+            human_bytes(c.free_bytes)
+        );
+    }
+    Refusal::new(kind, reason, close)
+}
+
+/// Refusals that do not depend on the mode: SMT alignment, no hugepage pool, and totals.
+fn common_refusal(m: &Machine, l: &Ledger, req: &AllocRequest) -> Option<Refusal> {
+    let cpc = m.cpus_per_core;
+    if req.cpu_options.full_pcpus_only && req.cpus % cpc != 0 {
+        return Some(Refusal::new(
+            RefusalKind::SmtAlignment,
+            format!(
+                "full-pcpus-only: {} CPUs is not a multiple of the {cpc} CPUs per core; ask for {} or {}",
+                req.cpus,
+                req.cpus / cpc * cpc,
+                req.cpus.div_ceil(cpc) * cpc
+            ),
+            None,
+        ));
+    }
+    for kind in [MemKind::Huge2M, MemKind::Huge1G] {
+        if req.memory_of(kind) > 0 && m.capacity[kind.index()].iter().all(|&b| b == 0) {
+            return Some(Refusal::new(
+                RefusalKind::NotEnoughMemory,
+                format!(
+                    "{} requested but the allocator has no {} pool; give the pool sizes when creating it",
+                    human_bytes(req.memory_of(kind)),
+                    kind.as_str()
+                ),
+                None,
+            ));
+        }
+    }
+    let free_cpus: u64 = if req.cpu_options.full_pcpus_only {
+        (0..m.n)
+            .map(|d| u64::from(l.node_free_physical(m, to_u32(d))))
+            .sum()
+    } else {
+        l.free.len() as u64
+    };
+    if u64::from(req.cpus) > free_cpus {
+        let (kind, what) = if req.cpu_options.full_pcpus_only {
+            (RefusalKind::SmtAlignment, "CPUs on wholly free cores")
+        } else {
+            (RefusalKind::NotEnoughCpus, "free CPUs")
+        };
+        return Some(Refusal::new(
+            kind,
+            format!(
+                "{} CPUs requested but the machine has {free_cpus} {what}",
+                req.cpus
+            ),
+            closest(m, l, req),
+        ));
+    }
+    for kind in MemKind::ALL {
+        let free = l.mem_free[kind.index()]
+            .iter()
+            .fold(0u64, |a, &b| a.saturating_add(b));
+        if req.memory_of(kind) > free {
+            return Some(Refusal::new(
+                RefusalKind::NotEnoughMemory,
+                format!(
+                    "{} of {} requested but the machine has {} free",
+                    human_bytes(req.memory_of(kind)),
+                    kind.as_str(),
+                    human_bytes(free)
+                ),
+                closest(m, l, req),
+            ));
+        }
+    }
+    None
+}
+
+/// Takes `want` bytes of `kind` from `order` (dense nodes), each node as much as it has free,
+/// in order. Entries are returned ascending by node.
+fn take_memory(l: &Ledger, kind: MemKind, order: &[u32], want: u64) -> Vec<(u32, u64)> {
+    let mut left = want;
+    let mut out = Vec::new();
+    for &d in order {
+        if left == 0 {
+            break;
+        }
+        let free = l.mem_free[kind.index()]
+            .get(d as usize)
+            .copied()
+            .unwrap_or(0);
+        let take = free.min(left);
+        if take > 0 {
+            out.push((d, take));
+            left -= take;
+        }
+    }
+    out.sort_unstable_by_key(|&(d, _)| d);
+    out
+}
