@@ -58,3 +58,38 @@ def test_console_script_runs() -> None:
         timeout=60,
     )
     assert json.loads(proc.stdout)["cpus"] == 80
+
+
+def test_place_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["place", "--topology", "builtin:epyc-nps4", "--cpus", "8", "--memory", "16Gi"]
+    assert main([*args, "--policy", "single-numa-node", "--mode", "kubelet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("placed (kubelet mode, single-numa-node): CPUs ")
+    assert main([*args, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["placed"] is True and len(doc["numa_nodes"]) == 1
+    assert sum(doc["memory"].values()) == 16 * 2**30
+
+
+def test_place_refused_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "place",
+            "--topology",
+            "builtin:epyc-nps4",
+            "--cpus",
+            "40",
+            "--policy",
+            "single-numa-node",
+            "--mode",
+            "kubelet",
+        ]
+    )
+    assert code == 3
+    assert capsys.readouterr().out.startswith("refused (")
+
+
+def test_place_bad_option(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["place", "--topology", "builtin:xeon-2s", "--cpus", "2", "--cpu-option", "bogus"]
+    assert main(args) == 1
+    assert "bogus" in capsys.readouterr().err

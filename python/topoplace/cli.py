@@ -1,7 +1,7 @@
 """The ``topoplace`` command: a thin shell over the library.
 
-Subcommands: ``show`` (a topology as text or JSON), ``conformance`` (run a vector suite) and
-``demo`` (the main job on built-in
+Subcommands: ``show`` (a topology as text or JSON), ``place`` (one request on one machine),
+``conformance`` (run a vector suite) and ``demo`` (the main job on built-in
 machines and a bundled real one).
 """
 
@@ -76,6 +76,53 @@ def _demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+#: Exit status of ``topoplace place`` when the request does not fit (an answer, not an error).
+EXIT_REFUSED = 3
+
+
+def _place(args: argparse.Namespace) -> int:
+    from topoplace._core import NodeAllocator, Request
+
+    topo = load(args.topology)
+    options: dict[str, str | bool] = {}
+    for item in args.cpu_option:
+        name, sep, value = item.partition("=")
+        options[name] = value if sep else True
+    request = Request(
+        args.cpus,
+        memory=args.memory,
+        hugepages_2m=args.hugepages_2m,
+        hugepages_1g=args.hugepages_1g,
+        policy=args.policy,
+        mode=args.mode,
+        cpu_options=options,
+    )
+    alloc = NodeAllocator(topo, reserved_cpus=args.reserved_cpus)
+    answer = alloc.check(request)
+    if args.format == "json":
+        doc = {
+            "placed": answer.placed,
+            "cpus": str(answer.cpus),
+            "numa_nodes": answer.numa_nodes,
+            "memory": {str(k): v for k, v in answer.memory.items()},
+            "preferred": answer.preferred,
+            "reason": answer.reason,
+            "refusal_kind": answer.refusal_kind,
+        }
+        sys.stdout.write(json.dumps(doc) + "\n")
+    elif answer.placed:
+        nodes = ",".join(str(n) for n in answer.numa_nodes) or "-"
+        memory = ", ".join(f"node {n}: {b} bytes" for n, b in answer.memory.items()) or "none"
+        quality = "preferred" if answer.preferred else "not preferred"
+        sys.stdout.write(
+            f"placed ({args.mode} mode, {args.policy}): CPUs {answer.cpus}\n"
+            f"  NUMA nodes {nodes} ({quality} alignment); memory {memory}\n"
+        )
+    else:
+        sys.stdout.write(f"refused ({answer.refusal_kind}): {answer.reason}\n")
+    return 0 if answer.placed else EXIT_REFUSED
+
+
 def _conformance(args: argparse.Namespace) -> int:
     from topoplace import conformance
 
@@ -103,6 +150,32 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--indent", action="store_true", help="indent JSON output")
     show.set_defaults(run=_show)
+    place = sub.add_parser(
+        "place",
+        help="place one request on one machine (exit 3 when it does not fit)",
+    )
+    place.add_argument("--topology", required=True, help="a file, 'sysfs' or 'builtin:NAME'")
+    place.add_argument("--cpus", type=int, required=True, help="exclusive CPUs")
+    place.add_argument("--memory", default="0", help="bytes or a quantity such as 64Gi")
+    place.add_argument("--hugepages-2m", default="0", help="bytes of 2 MiB hugepages")
+    place.add_argument("--hugepages-1g", default="0", help="bytes of 1 GiB hugepages")
+    place.add_argument(
+        "--policy",
+        choices=["none", "best-effort", "restricted", "single-numa-node"],
+        default="best-effort",
+        help="Topology Manager policy",
+    )
+    place.add_argument("--mode", choices=["kubelet", "default"], default="default")
+    place.add_argument("--reserved-cpus", default=None, help="CPU list never handed out")
+    place.add_argument(
+        "--cpu-option",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="a kubelet CPU Manager option, e.g. full-pcpus-only (repeatable)",
+    )
+    place.add_argument("--format", choices=["text", "json"], default="text")
+    place.set_defaults(run=_place)
     conf = sub.add_parser("conformance", help="run a conformance vector suite")
     conf.add_argument("suite", choices=["kubelet"])
     conf.add_argument("directory", help="folder holding the suite's vector files")

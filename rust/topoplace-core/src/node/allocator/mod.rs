@@ -80,6 +80,7 @@
 mod checkpoint;
 mod default_mode;
 mod kubelet_mode;
+mod kubelet_view;
 mod ledger;
 mod machine;
 mod refusal;
