@@ -56,6 +56,25 @@ def main() -> int:
     etree, ours = py.get("test_etree_fromstring_192em64t"), py.get("test_from_hwloc_xml_192em64t")
     if etree and ours:
         print(f"  xml.etree read / topoplace full parse (192em64t) {etree / ours:6.2f}x")
+    plain, packed = py.get("test_packed_pick_plain_python"), py.get("test_packed_pick_topoplace")
+    if plain and packed:
+        print(f"  plain Python / topoplace kubelet packed pick (2x4x16x2) {plain / packed:6.2f}x")
+    calls = [
+        (name, value)
+        for name, value in sorted(py.items())
+        if name.startswith(("test_check_", "test_allocate_"))
+    ]
+    if calls:
+        print("allocator per call (half-full machine, 16 CPUs)")
+        for name, value in calls:
+            if name.startswith("test_allocate_"):
+                # One round is allocate + release: two calls; the halving is a mean of the two.
+                print(
+                    f"  {name:45s} {value / 2 * 1e6:9.2f} us per call"
+                    f"  ({value * 1e6:.2f} us for allocate + release)"
+                )
+            else:
+                print(f"  {name:45s} {value * 1e6:9.2f} us per call  (check)")
     return 0
 
 
