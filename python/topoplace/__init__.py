@@ -21,6 +21,7 @@ from topoplace._core import (
     Request,
     Topology,
     __version__,
+    merge_numa_hints,
 )
 from topoplace.errors import InvalidValueError, TopologyError, TopoplaceError
 from topoplace.sources import load
@@ -41,4 +42,5 @@ __all__ = [
     "TopoplaceError",
     "__version__",
     "load",
+    "merge_numa_hints",
 ]

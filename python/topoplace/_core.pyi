@@ -31,6 +31,7 @@ __all__ = [
     "Request",
     "Topology",
     "__version__",
+    "merge_numa_hints",
     "run_conformance",
 ]
 __version__: str
@@ -303,3 +304,13 @@ class NodeAllocator:
     def snapshot(self, path: str | PathLike[str]) -> None: ...
     @staticmethod
     def restore(path: str | PathLike[str], topology: Topology) -> NodeAllocator: ...
+
+def merge_numa_hints(
+    policy: PolicyName,
+    providers: Sequence[Sequence[tuple[Sequence[int] | None, bool]]],
+    *,
+    numa_nodes: Sequence[int],
+    distances: Sequence[Sequence[int]] | None = None,
+    options: Mapping[str, str | bool | int] | None = None,
+    exhaustive: bool = False,
+) -> tuple[list[int] | None, bool]: ...
