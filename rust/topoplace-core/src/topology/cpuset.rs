@@ -255,6 +255,16 @@ impl CpuSet {
             .all(|(i, &w)| w & !other.words.get(i).copied().unwrap_or(0) == 0)
     }
 
+    /// `|self ∩ other|`, without building the intersection.
+    #[must_use]
+    pub fn intersection_len(&self, other: &Self) -> usize {
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| (a & b).count_ones() as usize)
+            .sum()
+    }
+
     /// Whether the sets share an id.
     #[must_use]
     pub fn intersects(&self, other: &Self) -> bool {
@@ -413,6 +423,7 @@ mod tests {
         let a = CpuSet::parse("0-7").unwrap();
         let b = CpuSet::parse("4-11").unwrap();
         assert_eq!(a.intersection(&b).to_list_string(), "4-7");
+        assert_eq!(a.intersection_len(&b), 4);
         assert_eq!(a.union(&b).to_list_string(), "0-11");
         assert_eq!(a.difference(&b).to_list_string(), "0-3");
         assert!(CpuSet::parse("1,2").unwrap().is_subset(&a));

@@ -108,9 +108,14 @@ impl<'a> CpuAccumulator<'a> {
         self.topo.group_cpus(level, id).intersection(&self.free)
     }
 
+    /// How many CPUs of group `id` at `level` are free (no set is built).
+    fn free_count(&self, level: Level, id: u32) -> usize {
+        self.topo.group_cpus(level, id).intersection_len(&self.free)
+    }
+
     /// Sorts ids of `level` by free CPUs held (ascending), then by id.
     fn sort_by_free(&self, level: Level, ids: &mut [u32]) {
-        ids.sort_by_cached_key(|&id| (self.free_in(level, id).len(), id));
+        ids.sort_by_cached_key(|&id| (self.free_count(level, id), id));
     }
 
     /// Ids of `level` holding a free CPU of `scope`, in the level's order.
@@ -183,7 +188,7 @@ impl<'a> CpuAccumulator<'a> {
     #[must_use]
     pub fn free_numa_nodes(&self) -> Vec<u32> {
         let mut ids = self.sorted_numa_nodes();
-        ids.retain(|&id| self.free_in(Level::Numa, id).len() == self.group_len(Level::Numa, id));
+        ids.retain(|&id| self.free_count(Level::Numa, id) == self.group_len(Level::Numa, id));
         ids
     }
 
@@ -192,7 +197,7 @@ impl<'a> CpuAccumulator<'a> {
     pub fn free_sockets(&self) -> Vec<u32> {
         let per_socket = self.topo.cpus_per_socket();
         let mut ids = self.sorted_sockets();
-        ids.retain(|&id| self.free_in(Level::Socket, id).len() == per_socket);
+        ids.retain(|&id| self.free_count(Level::Socket, id) == per_socket);
         ids
     }
 
@@ -201,7 +206,7 @@ impl<'a> CpuAccumulator<'a> {
     pub fn free_cores(&self) -> Vec<u32> {
         let per_core = self.topo.cpus_per_core();
         let mut ids = self.sorted_cores();
-        ids.retain(|&id| self.free_in(Level::Core, id).len() == per_core);
+        ids.retain(|&id| self.free_count(Level::Core, id) == per_core);
         ids
     }
 
@@ -209,9 +214,7 @@ impl<'a> CpuAccumulator<'a> {
     #[must_use]
     pub fn free_uncore_caches(&self) -> Vec<u32> {
         let mut ids = self.sorted_uncore_caches();
-        ids.retain(|&id| {
-            self.free_in(Level::Uncore, id).len() == self.group_len(Level::Uncore, id)
-        });
+        ids.retain(|&id| self.free_count(Level::Uncore, id) == self.group_len(Level::Uncore, id));
         ids
     }
 

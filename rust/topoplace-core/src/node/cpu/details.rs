@@ -264,14 +264,13 @@ impl CpuDetails {
     /// Ids at `level` of the groups holding at least one CPU of `within`, ascending.
     #[must_use]
     pub fn ids_within(&self, level: Level, within: &CpuSet) -> Vec<u32> {
-        let mut ids: Vec<u32> = within
+        // Groups are kept sorted by id, so a scan of the groups gives the ids in order without
+        // a per-CPU lookup, sort and dedup (this is on the allocator's hot path).
+        self.level_groups(level)
             .iter()
-            .filter_map(|cpu| self.info(cpu))
-            .map(|info| level.of(info))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+            .filter(|g| g.cpus.intersects(within))
+            .map(|g| g.id)
+            .collect()
     }
 
     /// The CPUs of `cpus` that are on a core holding any CPU of `cpus`, i.e. `cpus` widened to
