@@ -64,3 +64,14 @@ def test_cli_reports_a_failing_case(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"FAIL {case['id']}")
     assert out[-1] == "0 passed, 1 failed"
+
+
+GPU_VECTORS = Path(__file__).parent / "data" / "conformance" / "gpu"
+
+
+def test_gpu_vectors_all_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    cases = conformance.run("gpu", GPU_VECTORS)
+    assert len(cases) == 186
+    assert [f"{c['id']}: {c['detail']}" for c in cases if not c["passed"]] == []
+    assert main(["conformance", "gpu", str(GPU_VECTORS)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "186 passed, 0 failed"

@@ -223,7 +223,7 @@ class Topology:
     def __reduce__(self) -> tuple[Any, ...]: ...
 
 def run_conformance(
-    suite: str, files: Sequence[tuple[str, str | bytes]]
+    suite: str, files: Sequence[tuple[str, str | bytes]], *, strict: bool = False
 ) -> list[ConformanceCase]: ...
 
 @final

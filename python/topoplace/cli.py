@@ -126,7 +126,7 @@ def _place(args: argparse.Namespace) -> int:
 def _conformance(args: argparse.Namespace) -> int:
     from topoplace import conformance
 
-    cases = conformance.run(args.suite, args.directory)
+    cases = conformance.run(args.suite, args.directory, strict=args.strict)
     failed = [c for c in cases if not c["passed"]]
     for case in failed:
         sys.stdout.write(f"FAIL {case['id']} ({case['file']}: {case['name']}): {case['detail']}\n")
@@ -177,8 +177,13 @@ def _parser() -> argparse.ArgumentParser:
     place.add_argument("--format", choices=["text", "json"], default="text")
     place.set_defaults(run=_place)
     conf = sub.add_parser("conformance", help="run a conformance vector suite")
-    conf.add_argument("suite", choices=["kubelet"])
+    conf.add_argument("suite", choices=["gpu", "kubelet"])
     conf.add_argument("directory", help="folder holding the suite's vector files")
+    conf.add_argument(
+        "--strict",
+        action="store_true",
+        help="gpu: where answers tie, require go-gpuallocator's own choice",
+    )
     conf.set_defaults(run=_conformance)
     demo = sub.add_parser("demo", help="show built-in machines and a bundled real one")
     demo.set_defaults(run=_demo)

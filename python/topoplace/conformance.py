@@ -17,6 +17,7 @@ __all__ = ["SUITE_FILES", "run"]
 
 #: The vector files each suite reads from its directory.
 SUITE_FILES: dict[str, tuple[str, ...]] = {
+    "gpu": ("topologies.json", "cases.json", "static_tables.json"),
     "kubelet": (
         "topologies.json",
         "cpu_assignment.json",
@@ -26,8 +27,11 @@ SUITE_FILES: dict[str, tuple[str, ...]] = {
 }
 
 
-def run(suite: str, directory: str | os.PathLike[str]) -> list[ConformanceCase]:
-    """Runs every case of ``suite``'s vector files found in ``directory``.
+def run(
+    suite: str, directory: str | os.PathLike[str], *, strict: bool = False
+) -> list[ConformanceCase]:
+    """Runs every case of ``suite``'s vector files found in ``directory``. ``strict`` (GPU suite)
+    requires go-gpuallocator's own answer where several answers are equally good.
 
     Raises:
         TopoplaceError: the suite is unknown, or the directory holds none of its files.
@@ -44,4 +48,4 @@ def run(suite: str, directory: str | os.PathLike[str]) -> list[ConformanceCase]:
         raise TopoplaceError(
             f"{folder}: none of the {suite} vector files ({', '.join(SUITE_FILES[suite])})"
         )
-    return run_conformance(suite, files)
+    return run_conformance(suite, files, strict=strict)

@@ -2,22 +2,24 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use topoplace_core::conformance::{self, KubeletFiles};
+use topoplace_core::conformance::{self, GpuFiles, KubeletFiles};
 
 use crate::detach::detached;
 use crate::topology::Text;
 
-/// Runs the conformance vectors of ``suite`` (``"kubelet"``) and returns one dict per case with
-/// ``id``, ``name``, ``file``, ``passed`` and ``detail``.
+/// Runs the conformance vectors of ``suite`` (``"kubelet"`` or ``"gpu"``) and returns one dict
+/// per case with ``id``, ``name``, ``file``, ``passed`` and ``detail``. With ``strict``, GPU cases
+/// with ties must give go-gpuallocator's own ``reference_result``.
 ///
 /// ``files`` maps a vector file name (``"cpu_assignment.json"``...) to its text; files the
 /// suite does not know are rejected, files it knows but that are absent are skipped.
 #[pyfunction]
-#[pyo3(signature = (suite, files))]
+#[pyo3(signature = (suite, files, *, strict = false))]
 pub(crate) fn run_conformance<'py>(
     py: Python<'py>,
     suite: &str,
     files: Vec<(String, Text)>,
+    strict: bool,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let known: &[&str] = match suite {
         "kubelet" => &[
@@ -26,9 +28,10 @@ pub(crate) fn run_conformance<'py>(
             "cpu_accumulator.json",
             "topology_manager.json",
         ],
+        "gpu" => &["topologies.json", "cases.json", "static_tables.json"],
         other => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "unknown conformance suite {other:?}; known: kubelet"
+                "unknown conformance suite {other:?}; known: gpu, kubelet"
             )));
         }
     };
@@ -47,13 +50,25 @@ pub(crate) fn run_conformance<'py>(
             .find(|(name, _)| name == want)
             .map(|(_, t)| &**t)
     };
+    let gpu = suite == "gpu";
     let results = detached(py, || {
-        conformance::run_kubelet(&KubeletFiles {
-            topologies: get("topologies.json"),
-            cpu_assignment: get("cpu_assignment.json"),
-            cpu_accumulator: get("cpu_accumulator.json"),
-            topology_manager: get("topology_manager.json"),
-        })
+        if gpu {
+            conformance::run_gpu(
+                &GpuFiles {
+                    topologies: get("topologies.json"),
+                    cases: get("cases.json"),
+                    static_tables: get("static_tables.json"),
+                },
+                strict,
+            )
+        } else {
+            conformance::run_kubelet(&KubeletFiles {
+                topologies: get("topologies.json"),
+                cpu_assignment: get("cpu_assignment.json"),
+                cpu_accumulator: get("cpu_accumulator.json"),
+                topology_manager: get("topology_manager.json"),
+            })
+        }
     })?;
     results
         .into_iter()

@@ -4,6 +4,8 @@
 //! Runners take the vector files' text (the core does no I/O) and return one [`CaseResult`] per
 //! case; a case that cannot be run (unknown function, bad fixture) is a failure with the reason.
 
+pub mod gpu;
+pub mod gpu_mig_nic;
 pub mod kubelet_cpu;
 pub mod kubelet_tm;
 
@@ -62,4 +64,32 @@ pub fn run_kubelet(files: &KubeletFiles<'_>) -> Result<Vec<CaseResult>> {
         results.extend(kubelet_tm::run(cases, "topology_manager.json")?);
     }
     Ok(results)
+}
+
+/// The vector files of the GPU suite, as text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GpuFiles<'a> {
+    /// `topologies.json`.
+    pub topologies: Option<&'a str>,
+    /// `cases.json`.
+    pub cases: Option<&'a str>,
+    /// `static_tables.json`.
+    pub static_tables: Option<&'a str>,
+}
+
+/// Runs every case of the GPU suite. With `strict`, tied cases must give go-gpuallocator's own
+/// `reference_result`; otherwise any answer in `expected` passes.
+///
+/// # Errors
+/// [`crate::Error::Topology`] when a file is not valid JSON of the documented schema.
+pub fn run_gpu(files: &GpuFiles<'_>, strict: bool) -> Result<Vec<CaseResult>> {
+    match (files.cases, files.topologies) {
+        (Some(cases), Some(topologies)) => gpu::run(
+            topologies,
+            cases,
+            files.static_tables.unwrap_or("{}"),
+            strict,
+        ),
+        _ => Ok(Vec::new()),
+    }
 }

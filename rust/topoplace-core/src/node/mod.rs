@@ -3,4 +3,6 @@
 
 pub mod allocator;
 pub mod cpu;
+pub mod gpu;
 pub mod hints;
+pub mod mig;
