@@ -22,6 +22,7 @@ from topoplace._core import (
     Topology,
     __version__,
     merge_numa_hints,
+    select_gpus,
 )
 from topoplace.errors import InvalidValueError, TopologyError, TopoplaceError
 from topoplace.sources import load
@@ -43,4 +44,5 @@ __all__ = [
     "__version__",
     "load",
     "merge_numa_hints",
+    "select_gpus",
 ]

@@ -11,6 +11,7 @@ from topoplace._typing import (
     ConformanceCase,
     DeviceKind,
     FreeNode,
+    GpuSelection,
     LinkClass,
     MemoryKind,
     NvlinkPattern,
@@ -33,6 +34,7 @@ __all__ = [
     "__version__",
     "merge_numa_hints",
     "run_conformance",
+    "select_gpus",
 ]
 __version__: str
 
@@ -314,3 +316,11 @@ def merge_numa_hints(
     options: Mapping[str, str | bool | int] | None = None,
     exhaustive: bool = False,
 ) -> tuple[list[int] | None, bool]: ...
+def select_gpus(
+    topology: Topology,
+    size: int,
+    *,
+    available: Sequence[int | str] | None = None,
+    required: Sequence[int | str] | None = None,
+    policy: Literal["besteffort", "simple"] = "besteffort",
+) -> GpuSelection | None: ...

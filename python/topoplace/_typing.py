@@ -11,6 +11,7 @@ __all__ = [
     "ConformanceCase",
     "DeviceKind",
     "FreeNode",
+    "GpuSelection",
     "LinkClass",
     "MemoryKind",
     "NvlinkPattern",
@@ -61,3 +62,12 @@ class FreeNode(TypedDict):
     memory: int
     hugepages_2m: int
     hugepages_1g: int
+
+
+class GpuSelection(TypedDict):
+    """A chosen set of GPUs (``select_gpus``)."""
+
+    gpus: list[str]
+    indices: list[int]
+    score: int
+    candidates_scored: int

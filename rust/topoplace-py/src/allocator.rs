@@ -361,9 +361,7 @@ impl PyNodeAllocator {
     /// The machine.
     #[getter]
     fn topology(&self) -> PyTopology {
-        PyTopology {
-            inner: self.topology.clone(),
-        }
+        PyTopology::new(self.topology.clone())
     }
 
     /// Places ``request`` for ``owner`` (all or nothing) and returns the allocation, or a

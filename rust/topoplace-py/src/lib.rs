@@ -11,6 +11,7 @@ mod cpuset;
 mod detach;
 mod entities;
 mod errors;
+mod gpu;
 mod hints;
 mod sysfs_source;
 mod topology;
@@ -27,6 +28,8 @@ mod _core {
     use crate::cpuset::PyCpuSet;
     #[pymodule_export]
     use crate::entities::{PyCache, PyCore, PyDevice, PyNumaNode, PyPackage};
+    #[pymodule_export]
+    use crate::gpu::select_gpus;
     #[pymodule_export]
     use crate::hints::merge_numa_hints;
     #[pymodule_export]

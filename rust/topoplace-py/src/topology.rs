@@ -1,11 +1,12 @@
 //! `topoplace.Topology`: a frozen wrapper around `Arc<topoplace_core::Topology>`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
+use topoplace_core::node::gpu::PairScores;
 use topoplace_core::synthetic::{NvlinkPattern, SyntheticSpec};
 use topoplace_core::topology::DeviceKind;
 use topoplace_core::{Topology, parse, synthetic};
@@ -66,16 +67,34 @@ fn indexed<T, U>(items: &[T], mut f: impl FnMut(u32, &T) -> U) -> Vec<U> {
     eq,
     skip_from_py_object
 )]
-#[derive(PartialEq)]
 pub(crate) struct PyTopology {
     pub(crate) inner: Arc<Topology>,
+    /// GPU pair scores, computed on first use by GPU selection.
+    gpu_scores: OnceLock<PairScores>,
+}
+
+impl PartialEq for PyTopology {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
 }
 
 impl PyTopology {
-    fn wrap(topo: Topology) -> Self {
+    pub(crate) fn new(inner: Arc<Topology>) -> Self {
         Self {
-            inner: Arc::new(topo),
+            inner,
+            gpu_scores: OnceLock::new(),
         }
+    }
+
+    fn wrap(topo: Topology) -> Self {
+        Self::new(Arc::new(topo))
+    }
+
+    /// The GPU pair scores of this topology (cached: the topology never changes).
+    pub(crate) fn gpu_scores(&self) -> &PairScores {
+        self.gpu_scores
+            .get_or_init(|| PairScores::from_topology(&self.inner))
     }
 
     fn device_index(&self, key: &Bound<'_, PyAny>) -> PyResult<u32> {
