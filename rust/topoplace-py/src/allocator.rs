@@ -40,7 +40,7 @@ fn bytes_arg(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<u
 }
 
 /// `{"name": value}` option maps as kubelet (name, string value) pairs; bools become `"true"`.
-fn option_pairs(options: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+pub(crate) fn option_pairs(options: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
     let Some(options) = options else {
         return Ok(Vec::new());
     };

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use topoplace_core::node::hints::{self, Hint, NumaInfo, NumaMask, Policy, PolicyOptions};
 
+use crate::allocator::option_pairs;
 use crate::detach::detached;
 use crate::errors::IntoPyResult;
 
@@ -38,17 +39,7 @@ pub(crate) fn merge_numa_hints(
     exhaustive: bool,
 ) -> PyResult<(Option<Vec<u32>>, bool)> {
     let policy = Policy::from_kubelet_name(policy).into_py_result(py)?;
-    let mut pairs = Vec::new();
-    if let Some(options) = options {
-        for (key, value) in options.iter() {
-            let value = if let Ok(b) = value.extract::<bool>() {
-                b.to_string()
-            } else {
-                value.str()?.to_string()
-            };
-            pairs.push((key.extract::<String>()?, value));
-        }
-    }
+    let pairs = option_pairs(options)?;
     let opts = PolicyOptions::from_kubelet(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .into_py_result(py)?;
     let numa = match &distances {

@@ -117,19 +117,14 @@ struct AccumulatorCase {
 /// [`Error::Topology`] when a file is not valid JSON of the documented schema (naming the file
 /// and line).
 pub fn run_assignment(topologies: &str, cases: &str, file: &str) -> Result<Vec<CaseResult>> {
-    let fixtures = load_fixtures(topologies)?;
     let cases: CasesFile<AssignmentCase> = parse_json(cases, file)?;
-    Ok(cases
-        .cases
-        .iter()
-        .map(|case| {
-            let outcome = fixtures
-                .get(&case.topology)
-                .ok_or_else(|| format!("unknown topology {:?}", case.topology))
-                .and_then(|details| run_assignment_case(details, case));
-            result(&case.id, &case.name, file, outcome)
-        })
-        .collect())
+    run_cases(
+        topologies,
+        file,
+        &cases.cases,
+        |c| (&c.id, &c.name, &c.topology),
+        run_assignment_case,
+    )
 }
 
 /// Runs `cpu_accumulator.json` cases.
@@ -138,17 +133,34 @@ pub fn run_assignment(topologies: &str, cases: &str, file: &str) -> Result<Vec<C
 /// [`Error::Topology`] when a file is not valid JSON of the documented schema (naming the file
 /// and line).
 pub fn run_accumulator(topologies: &str, cases: &str, file: &str) -> Result<Vec<CaseResult>> {
-    let fixtures = load_fixtures(topologies)?;
     let cases: CasesFile<AccumulatorCase> = parse_json(cases, file)?;
+    run_cases(
+        topologies,
+        file,
+        &cases.cases,
+        |c| (&c.id, &c.name, &c.topology),
+        run_accumulator_case,
+    )
+}
+
+/// Runs each case on its fixture; a case naming an unknown fixture fails with that reason.
+fn run_cases<C>(
+    topologies: &str,
+    file: &str,
+    cases: &[C],
+    key: impl Fn(&C) -> (&String, &String, &String),
+    run: impl Fn(&CpuDetails, &C) -> Result<(), String>,
+) -> Result<Vec<CaseResult>> {
+    let fixtures = load_fixtures(topologies)?;
     Ok(cases
-        .cases
         .iter()
         .map(|case| {
+            let (id, name, topology) = key(case);
             let outcome = fixtures
-                .get(&case.topology)
-                .ok_or_else(|| format!("unknown topology {:?}", case.topology))
-                .and_then(|details| run_accumulator_case(details, case));
-            result(&case.id, &case.name, file, outcome)
+                .get(topology)
+                .ok_or_else(|| format!("unknown topology {topology:?}"))
+                .and_then(|details| run(details, case));
+            result(id, name, file, outcome)
         })
         .collect())
 }
