@@ -56,9 +56,13 @@ def main() -> int:
     etree, ours = py.get("test_etree_fromstring_192em64t"), py.get("test_from_hwloc_xml_192em64t")
     if etree and ours:
         print(f"  xml.etree read / topoplace full parse (192em64t) {etree / ours:6.2f}x")
-    plain, packed = py.get("test_packed_pick_plain_python"), py.get("test_packed_pick_topoplace")
-    if plain and packed:
-        print(f"  plain Python / topoplace kubelet packed pick (2x4x16x2) {plain / packed:6.2f}x")
+    # Every plain-Python peer `test_X_plain_python` beside its `test_X_topoplace`.
+    for name, plain in sorted(py.items()):
+        if name.endswith("_plain_python"):
+            ours = py.get(name.removesuffix("_plain_python") + "_topoplace")
+            if ours:
+                case = name.removeprefix("test_").removesuffix("_plain_python")
+                print(f"  plain Python / topoplace {case:40s} {plain / ours:8.1f}x")
     calls = [
         (name, value)
         for name, value in sorted(py.items())

@@ -47,6 +47,31 @@ def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "dgx-h100" in out and "epyc-nps4" in out and "32em64t-2n8c2t-pci-normalio" in out
     assert "nearest NIC" in out
+    # The joint sequence: placements with their score, an explained refusal, a release.
+    assert "train-a (3 GPUs, pcie-root required): placed" in out
+    assert "refused (not-aligned): no NUMA node holds 2 GPUs" in out
+    assert "closest is NUMA node" in out
+    assert "alignment none (looser than requested)" in out
+    assert "score " in out and "fragmentation" in out
+
+
+def test_place_joint_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["place", "--topology", "builtin:dgx-h100", "--gpus", "2", "--nics-per-gpu", "1"]
+    args += ["--cpus", "24", "--memory", "128Gi"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "GPU GPU0 (NUMA 0) with mlx5_0 (PIX)" in out
+    assert "GPU GPU1 (NUMA 0) with mlx5_1 (PIX)" in out
+    assert "score 1900 = GPU links 1820 + NIC paths 100 - NUMA distance 0" in out
+    assert main([*args, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["gpus"] == ["GPU0", "GPU1"] and doc["nics"] == ["mlx5_0", "mlx5_1"]
+    assert doc["nic_gpus"] == ["GPU0", "GPU1"] and doc["alignment"] == "pcie-root"
+    assert doc["score"]["total"] == 1900
+    # Nine GPUs do not exist: refused, exit 3, with the reason.
+    code = main(["place", "--topology", "builtin:dgx-h100", "--gpus", "9"])
+    assert code == 3
+    assert "refused (not-enough-gpus): 9 GPUs requested" in capsys.readouterr().out
 
 
 def test_console_script_runs() -> None:
@@ -64,7 +89,7 @@ def test_place_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["place", "--topology", "builtin:epyc-nps4", "--cpus", "8", "--memory", "16Gi"]
     assert main([*args, "--policy", "single-numa-node", "--mode", "kubelet"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("placed (kubelet mode, single-numa-node): CPUs ")
+    assert out.startswith("placed (kubelet mode, single-numa-node) on epyc-nps4:\n  CPUs ")
     assert main([*args, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["placed"] is True and len(doc["numa_nodes"]) == 1

@@ -8,10 +8,12 @@ if TYPE_CHECKING:
     from topoplace._core import CpuSet
 
 __all__ = [
+    "AlignLevel",
     "ConformanceCase",
     "DeviceKind",
     "FreeNode",
     "GpuSelection",
+    "JointScore",
     "LinkClass",
     "MemoryKind",
     "NvlinkPattern",
@@ -25,7 +27,26 @@ DeviceKind = Literal["gpu", "nic", "storage", "memory", "switch", "other"]
 LinkClass = Literal["NVSWITCH", "NV", "XGMI", "PIX", "PXB", "PHB", "NODE", "SYS"]
 NvlinkPattern = Literal["none", "pairs", "cube-mesh", "nvswitch"]
 PolicyName = Literal["none", "best-effort", "restricted", "single-numa-node"]
-RefusalKind = Literal["not-enough-cpus", "not-enough-memory", "not-aligned", "smt-alignment"]
+RefusalKind = Literal[
+    "not-enough-cpus",
+    "not-enough-memory",
+    "not-aligned",
+    "smt-alignment",
+    "not-enough-gpus",
+    "not-enough-nics",
+]
+AlignLevel = Literal["pcie-root", "numa", "socket", "none"]
+
+
+class JointScore(TypedDict):
+    """The score of a joint (device) placement and its parts (``Allocation.score``):
+    ``total = gpu_links + nic_paths - numa_distance - fragmentation``."""
+
+    gpu_links: int
+    nic_paths: int
+    numa_distance: int
+    fragmentation: int
+    total: int
 
 
 class TopologySummary(TypedDict):

@@ -12,13 +12,13 @@ import json
 import sys
 from collections.abc import Sequence
 
-from topoplace._core import Topology, __version__
+from topoplace._core import __version__
+from topoplace._format import format_allocation
+from topoplace.demo import run_demo
 from topoplace.errors import TopoplaceError
 from topoplace.sources import load
 
 __all__ = ["main"]
-
-DEMO_XML = "32em64t-2n8c2t-pci-normalio.xml"
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -36,43 +36,8 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device_links(topo: Topology) -> list[str]:
-    lines = []
-    for gpu in topo.gpus:
-        best = None
-        for nic in topo.nics:
-            cls = topo.link_class(gpu.index, nic.index)
-            if cls is not None and (best is None or _rank(cls) < _rank(best[1])):
-                best = (nic.name, cls)
-        if best is not None:
-            lines.append(f"    {gpu.name}: nearest NIC {best[0]} ({best[1]})")
-    return lines
-
-
-def _rank(link_class: str) -> int:
-    order = ["NVSWITCH", "NV", "XGMI", "PIX", "PXB", "PHB", "NODE", "SYS"]
-    return order.index(link_class) if link_class in order else len(order)
-
-
 def _demo(_args: argparse.Namespace) -> int:
-    out = sys.stdout
-    out.write(f"topoplace {__version__}: where should this work go?\n\n")
-    machines = [Topology.builtin("dgx-h100"), Topology.builtin("epyc-nps4")]
-    from importlib import resources
-
-    xml = (
-        resources.files("topoplace").joinpath("data").joinpath(DEMO_XML).read_text(encoding="utf-8")
-    )
-    machines.append(Topology.from_hwloc_xml(xml, source=DEMO_XML))
-    for topo in machines:
-        out.write(topo.render_text())
-        links = _device_links(topo)
-        if links:
-            out.write("  GPU to NIC paths:\n" + "\n".join(links) + "\n")
-        distances = topo.numa_distances
-        if distances is not None:
-            out.write(f"  NUMA distance matrix:\n{distances}\n")
-        out.write("\n")
+    run_demo(sys.stdout)
     return 0
 
 
@@ -96,6 +61,13 @@ def _place(args: argparse.Namespace) -> int:
         policy=args.policy,
         mode=args.mode,
         cpu_options=options,
+        gpus=args.gpus,
+        gpu_model=args.gpu_model,
+        gpu_memory=args.gpu_memory,
+        nics=args.nics,
+        nics_per_gpu=args.nics_per_gpu,
+        align=args.align,
+        align_required=args.align_required,
     )
     alloc = NodeAllocator(topo, reserved_cpus=args.reserved_cpus)
     answer = alloc.check(request)
@@ -108,18 +80,17 @@ def _place(args: argparse.Namespace) -> int:
             "preferred": answer.preferred,
             "reason": answer.reason,
             "refusal_kind": answer.refusal_kind,
+            "gpus": [topo.gpus[g].name for g in answer.gpus],
+            "nics": [topo.nics[n].name for n in answer.nics],
+            "nic_gpus": [None if g is None else topo.gpus[g].name for g in answer.nic_gpus],
+            "alignment": answer.alignment,
+            "score": answer.score,
         }
         sys.stdout.write(json.dumps(doc) + "\n")
-    elif answer.placed:
-        nodes = ",".join(str(n) for n in answer.numa_nodes) or "-"
-        memory = ", ".join(f"node {n}: {b} bytes" for n, b in answer.memory.items()) or "none"
-        quality = "preferred" if answer.preferred else "not preferred"
-        sys.stdout.write(
-            f"placed ({args.mode} mode, {args.policy}): CPUs {answer.cpus}\n"
-            f"  NUMA nodes {nodes} ({quality} alignment); memory {memory}\n"
-        )
     else:
-        sys.stdout.write(f"refused ({answer.refusal_kind}): {answer.reason}\n")
+        if answer.placed:
+            sys.stdout.write(f"placed ({args.mode} mode, {args.policy}) on {topo.name}:\n")
+        sys.stdout.write("\n".join(format_allocation(topo, answer)) + "\n")
     return 0 if answer.placed else EXIT_REFUSED
 
 
@@ -155,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         help="place one request on one machine (exit 3 when it does not fit)",
     )
     place.add_argument("--topology", required=True, help="a file, 'sysfs' or 'builtin:NAME'")
-    place.add_argument("--cpus", type=int, required=True, help="exclusive CPUs")
+    place.add_argument("--cpus", type=int, default=0, help="exclusive CPUs")
     place.add_argument("--memory", default="0", help="bytes or a quantity such as 64Gi")
     place.add_argument("--hugepages-2m", default="0", help="bytes of 2 MiB hugepages")
     place.add_argument("--hugepages-1g", default="0", help="bytes of 1 GiB hugepages")
@@ -174,6 +145,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME[=VALUE]",
         help="a kubelet CPU Manager option, e.g. full-pcpus-only (repeatable)",
     )
+    place.add_argument("--gpus", type=int, default=0, help="whole GPUs")
+    place.add_argument("--gpu-model", default=None, help="only GPUs whose model contains this")
+    place.add_argument("--gpu-memory", default=None, help="only GPUs with at least this memory")
+    place.add_argument("--nics", type=int, default=0, help="NICs (nearest to any chosen GPU)")
+    place.add_argument(
+        "--nics-per-gpu", type=int, default=0, help="NICs per GPU, each GPU's nearest"
+    )
+    place.add_argument(
+        "--align",
+        choices=["pcie-root", "numa", "socket", "none"],
+        default="none",
+        help="how tightly devices, CPUs and memory sit together (preferred unless required)",
+    )
+    place.add_argument(
+        "--align-required", action="store_true", help="refuse rather than align more loosely"
+    )
     place.add_argument("--format", choices=["text", "json"], default="text")
     place.set_defaults(run=_place)
     conf = sub.add_parser("conformance", help="run a conformance vector suite")
@@ -185,7 +172,9 @@ def _parser() -> argparse.ArgumentParser:
         help="gpu: where answers tie, require go-gpuallocator's own choice",
     )
     conf.set_defaults(run=_conformance)
-    demo = sub.add_parser("demo", help="show built-in machines and a bundled real one")
+    demo = sub.add_parser(
+        "demo", help="show built-in machines, a bundled real one, and joint GPU placements"
+    )
     demo.set_defaults(run=_demo)
     return parser
 

@@ -123,7 +123,11 @@ fn hugepages_need_a_pool() {
     };
     let mut a = NodeAllocator::with_hugepages(topo, CpuSet::new(), vec![], pools).unwrap();
     for mode in Mode::ALL {
-        let g = placed(&a.allocate(mode.as_str(), &req.with_mode(mode)).unwrap()).clone();
+        let g = placed(
+            &a.allocate(mode.as_str(), &req.clone().with_mode(mode))
+                .unwrap(),
+        )
+        .clone();
         assert_eq!(g.hugepages_1g.iter().map(|x| x.1).sum::<u64>(), 2 * GIB);
     }
     check_invariants(&a);
@@ -212,7 +216,7 @@ fn kubelet_refuses_more_nodes_than_allowed() {
         max_allowable_numa_nodes: 24,
         ..PolicyOptions::default()
     };
-    let g = placed(&a.allocate("p", &req.with_tm_options(opts)).unwrap()).clone();
+    let g = placed(&a.allocate("p", &req.clone().with_tm_options(opts)).unwrap()).clone();
     assert_eq!(g.cpus.len(), 16);
     // Default mode: 3 nodes of ~31 GiB hold 64 GiB; all on adjacent nodes.
     let g = placed(&a.allocate("q", &req.with_mode(Mode::Default)).unwrap()).clone();
@@ -233,13 +237,13 @@ fn default_mode_prefers_same_socket() {
         let req = if i == 0 {
             AllocRequest::new(31, 0)
         } else {
-            fill
+            fill.clone()
         };
         let g = placed(&a.allocate(&format!("fill{i}"), &req).unwrap()).clone();
         assert_eq!(g.numa_nodes, vec![i]);
     }
     let req = AllocRequest::new(48, 0);
-    let kubelet = placed(&a.check(&req.with_mode(Mode::Kubelet)).unwrap()).clone();
+    let kubelet = placed(&a.check(&req.clone().with_mode(Mode::Kubelet)).unwrap()).clone();
     let default = placed(&a.check(&req).unwrap()).clone();
     assert_eq!(kubelet.numa_nodes, vec![3, 4]);
     assert_eq!(default.numa_nodes, vec![4, 5]);

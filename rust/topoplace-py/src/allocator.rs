@@ -1,259 +1,23 @@
-//! `topoplace.Request`, `topoplace.Allocation` and `topoplace.NodeAllocator`.
+//! `topoplace.NodeAllocator`.
 //!
 //! The allocator is a frozen class whose state sits behind a `Mutex`; every call locks it inside
 //! the detached closure, so calls from many Python threads serialise on the lock while the
 //! interpreter keeps running other threads.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use topoplace_core::node::allocator::{
-    AllocRequest, Grant, HugepagePools, MemKind, Mode, NodeAllocator, Outcome,
-};
-use topoplace_core::node::cpu::CpuOptions;
-use topoplace_core::node::hints::{Policy, PolicyOptions};
+use topoplace_core::node::allocator::{HugepagePools, MemKind, NodeAllocator};
 use topoplace_core::{Error, Topology};
 
 use crate::checkpoint_io;
 use crate::cpuset::{PyCpuSet, to_cpuset};
 use crate::detach::detached;
 use crate::errors::{IntoPyResult, to_pyerr};
+use crate::request::{PyAllocation, PyRequest, bytes_arg};
 use crate::topology::PyTopology;
-
-/// Bytes from an int or a Kubernetes quantity string (``"64Gi"``).
-fn bytes_arg(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
-    if let Ok(n) = value.extract::<u64>() {
-        return Ok(n);
-    }
-    if let Ok(text) = value.extract::<String>() {
-        return topoplace_core::quantity::parse_bytes(&text).into_py_result(py);
-    }
-    Err(to_pyerr(
-        py,
-        Error::Value(format!(
-            "{what}: expected a byte count or a quantity such as \"64Gi\", got {value}"
-        )),
-    ))
-}
-
-/// `{"name": value}` option maps as kubelet (name, string value) pairs; bools become `"true"`.
-pub(crate) fn option_pairs(options: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
-    let Some(options) = options else {
-        return Ok(Vec::new());
-    };
-    let mut pairs = Vec::new();
-    for (key, value) in options.iter() {
-        let value = if let Ok(b) = value.extract::<bool>() {
-            b.to_string()
-        } else {
-            value.str()?.to_string()
-        };
-        pairs.push((key.extract::<String>()?, value));
-    }
-    pairs.sort();
-    Ok(pairs)
-}
-
-/// What a container or pod asks of one machine: exclusive CPUs, memory and hugepages, the
-/// Topology Manager policy, the CPU Manager options, and the decision mode.
-///
-/// ``mode="kubelet"`` decides exactly as the kubelet's CPU, Memory and Topology managers would;
-/// ``mode="default"`` is topoplace's own (fewest NUMA nodes, then closest by distance, then least
-/// fragmentation of cores and L3 groups).
-#[pyclass(name = "Request", module = "topoplace", frozen, skip_from_py_object)]
-pub(crate) struct PyRequest {
-    inner: AllocRequest,
-}
-
-#[pymethods]
-impl PyRequest {
-    #[new]
-    #[pyo3(signature = (cpus = 0, *, memory = None, hugepages_2m = None, hugepages_1g = None,
-        policy = "best-effort", mode = "default", cpu_options = None, topology_options = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn py_new(
-        py: Python<'_>,
-        cpus: u32,
-        memory: Option<&Bound<'_, PyAny>>,
-        hugepages_2m: Option<&Bound<'_, PyAny>>,
-        hugepages_1g: Option<&Bound<'_, PyAny>>,
-        policy: &str,
-        mode: &str,
-        cpu_options: Option<&Bound<'_, PyDict>>,
-        topology_options: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
-        let opt = |v: Option<&Bound<'_, PyAny>>, what| v.map_or(Ok(0), |v| bytes_arg(py, v, what));
-        let memory = opt(memory, "memory")?;
-        let (h2, h1) = (
-            opt(hugepages_2m, "hugepages_2m")?,
-            opt(hugepages_1g, "hugepages_1g")?,
-        );
-        let cpu_pairs = option_pairs(cpu_options)?;
-        let tm_pairs = option_pairs(topology_options)?;
-        let inner = AllocRequest::new(cpus, memory)
-            .with_hugepages(h2, h1)
-            .with_policy(Policy::from_kubelet_name(policy).into_py_result(py)?)
-            .with_mode(Mode::parse(mode).into_py_result(py)?)
-            .with_cpu_options(CpuOptions::from_kubelet_options(&cpu_pairs).into_py_result(py)?)
-            .with_tm_options(
-                PolicyOptions::from_kubelet(tm_pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    .into_py_result(py)?,
-            );
-        Ok(Self { inner })
-    }
-
-    /// Exclusive CPUs asked for.
-    #[getter]
-    fn cpus(&self) -> u32 {
-        self.inner.cpus
-    }
-    /// Regular memory asked for, bytes.
-    #[getter]
-    fn memory(&self) -> u64 {
-        self.inner.memory_bytes
-    }
-    /// The decision mode: ``"kubelet"`` or ``"default"``.
-    #[getter]
-    fn mode(&self) -> &'static str {
-        self.inner.mode.as_str()
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "Request(cpus={}, memory={}, policy={:?}, mode={:?})",
-            self.inner.cpus,
-            self.inner.memory_bytes,
-            format!("{:?}", self.inner.policy).to_lowercase(),
-            self.inner.mode.as_str()
-        )
-    }
-}
-
-/// The answer to a request: either ``placed`` with the CPUs, NUMA nodes and memory per node,
-/// or refused with a ``reason`` in words. ``bool(allocation)`` is ``placed``.
-#[pyclass(name = "Allocation", module = "topoplace", frozen, skip_from_py_object)]
-pub(crate) struct PyAllocation {
-    /// Whether the request was (or would be) placed.
-    #[pyo3(get)]
-    placed: bool,
-    /// Owner id, for allocations held in an allocator.
-    #[pyo3(get)]
-    owner: Option<String>,
-    cpus: topoplace_core::CpuSet,
-    /// OS ids of the NUMA nodes the allocation is aligned to.
-    #[pyo3(get)]
-    numa_nodes: Vec<u32>,
-    /// Regular memory per NUMA node (OS id to bytes).
-    #[pyo3(get)]
-    memory: BTreeMap<u32, u64>,
-    /// 2 MiB hugepages per NUMA node (OS id to bytes).
-    #[pyo3(get)]
-    hugepages_2m: BTreeMap<u32, u64>,
-    /// 1 GiB hugepages per NUMA node (OS id to bytes).
-    #[pyo3(get)]
-    hugepages_1g: BTreeMap<u32, u64>,
-    /// Whether the NUMA alignment is the preferred (narrowest possible) one.
-    #[pyo3(get)]
-    preferred: bool,
-    /// Why it was refused, in words; ``None`` when placed.
-    #[pyo3(get)]
-    reason: Option<String>,
-    /// ``"not-enough-cpus"``, ``"not-enough-memory"``, ``"not-aligned"``, ``"smt-alignment"``;
-    /// ``None`` when placed.
-    #[pyo3(get)]
-    refusal_kind: Option<&'static str>,
-    /// Position of this decision among the allocator's changes (allocate and release calls
-    /// that changed its state), for replaying them in order; ``None`` for ``check``.
-    #[pyo3(get)]
-    sequence: Option<u64>,
-}
-
-impl PyAllocation {
-    fn from_outcome(
-        topo: &Topology,
-        owner: Option<&str>,
-        outcome: &Outcome,
-        sequence: Option<u64>,
-    ) -> Self {
-        match outcome {
-            Outcome::Placed(grant) => Self::from_grant(topo, owner, grant, sequence),
-            Outcome::Refused(refusal) => Self {
-                placed: false,
-                owner: owner.map(str::to_owned),
-                cpus: topoplace_core::CpuSet::new(),
-                numa_nodes: Vec::new(),
-                memory: BTreeMap::new(),
-                hugepages_2m: BTreeMap::new(),
-                hugepages_1g: BTreeMap::new(),
-                preferred: false,
-                reason: Some(refusal.reason.clone()),
-                refusal_kind: Some(refusal.kind.as_str()),
-                sequence,
-            },
-        }
-    }
-
-    fn from_grant(
-        topo: &Topology,
-        owner: Option<&str>,
-        grant: &Grant,
-        sequence: Option<u64>,
-    ) -> Self {
-        let by_os = |kind| {
-            grant
-                .memory_of(kind)
-                .iter()
-                .filter_map(|&(n, b)| {
-                    topo.numa_nodes()
-                        .get(n as usize)
-                        .map(|node| (node.os_index, b))
-                })
-                .collect()
-        };
-        Self {
-            placed: true,
-            owner: owner.map(str::to_owned),
-            cpus: grant.cpus.clone(),
-            numa_nodes: grant.numa_nodes.clone(),
-            memory: by_os(MemKind::Regular),
-            hugepages_2m: by_os(MemKind::Huge2M),
-            hugepages_1g: by_os(MemKind::Huge1G),
-            preferred: grant.preferred,
-            reason: None,
-            refusal_kind: None,
-            sequence,
-        }
-    }
-}
-
-#[pymethods]
-impl PyAllocation {
-    /// The exclusive CPUs.
-    #[getter]
-    fn cpus(&self) -> PyCpuSet {
-        PyCpuSet::new_from(self.cpus.clone())
-    }
-    fn __bool__(&self) -> bool {
-        self.placed
-    }
-    fn __repr__(&self) -> String {
-        if self.placed {
-            format!(
-                "Allocation(placed=True, cpus={:?}, numa_nodes={:?}, memory={:?})",
-                self.cpus.to_list_string(),
-                self.numa_nodes,
-                self.memory
-            )
-        } else {
-            format!(
-                "Allocation(placed=False, reason={:?})",
-                self.reason.as_deref().unwrap_or("")
-            )
-        }
-    }
-}
 
 /// The allocator state and the count of state changes made so far.
 struct State {
@@ -367,13 +131,13 @@ impl PyNodeAllocator {
     /// Places ``request`` for ``owner`` (all or nothing) and returns the allocation, or a
     /// refused one with the reason. An owner that already holds an allocation is an error.
     fn allocate(&self, py: Python<'_>, owner: &str, request: &PyRequest) -> PyResult<PyAllocation> {
-        let req = request.inner;
+        let req = &request.inner;
         let (outcome, sequence) = detached(py, || {
             let mut state = self
                 .state
                 .lock()
                 .map_err(|_| Error::Value("poisoned lock".into()))?;
-            let outcome = state.alloc.allocate(owner, &req)?;
+            let outcome = state.alloc.allocate(owner, req)?;
             let sequence = outcome.is_placed().then(|| {
                 state.changes += 1;
                 state.changes
@@ -390,13 +154,13 @@ impl PyNodeAllocator {
 
     /// What ``allocate`` would answer now, changing nothing.
     fn check(&self, py: Python<'_>, request: &PyRequest) -> PyResult<PyAllocation> {
-        let req = request.inner;
+        let req = &request.inner;
         let outcome = detached(py, || {
             let state = self
                 .state
                 .lock()
                 .map_err(|_| Error::Value("poisoned lock".into()))?;
-            state.alloc.check(&req)
+            state.alloc.check(req)
         })?;
         Ok(PyAllocation::from_outcome(
             &self.topology,
@@ -439,12 +203,8 @@ impl PyNodeAllocator {
         free.into_iter()
             .map(|node| {
                 let d = PyDict::new(py);
-                let os = self
-                    .topology
-                    .numa_nodes()
-                    .get(node.numa as usize)
-                    .map_or(node.numa, |n| n.os_index);
-                d.set_item("numa_node", os)?;
+                // `NodeFree::numa` is already the OS id.
+                d.set_item("numa_node", node.numa)?;
                 d.set_item("cpus", PyCpuSet::new_from(node.cpus))?;
                 d.set_item("memory", node.bytes[MemKind::Regular.index()])?;
                 d.set_item("hugepages_2m", node.bytes[MemKind::Huge2M.index()])?;

@@ -4,9 +4,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use topoplace_core::node::hints::{self, Hint, NumaInfo, NumaMask, Policy, PolicyOptions};
 
-use crate::allocator::option_pairs;
 use crate::detach::detached;
 use crate::errors::IntoPyResult;
+use crate::request::option_pairs;
 
 type PyHint = (Option<Vec<u32>>, bool);
 

@@ -13,6 +13,7 @@ mod entities;
 mod errors;
 mod gpu;
 mod hints;
+mod request;
 mod sysfs_source;
 mod topology;
 
@@ -21,7 +22,7 @@ mod topology;
 #[pyo3::pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use crate::allocator::{PyAllocation, PyNodeAllocator, PyRequest};
+    use crate::allocator::PyNodeAllocator;
     #[pymodule_export]
     use crate::conformance::run_conformance;
     #[pymodule_export]
@@ -32,6 +33,8 @@ mod _core {
     use crate::gpu::select_gpus;
     #[pymodule_export]
     use crate::hints::merge_numa_hints;
+    #[pymodule_export]
+    use crate::request::{PyAllocation, PyRequest};
     #[pymodule_export]
     use crate::topology::PyTopology;
 

@@ -366,6 +366,31 @@ impl PyTopology {
         Ok(self.inner.link_class(a, b).map(|c| c.as_str()))
     }
 
+    /// The PCIe path class between two devices, ignoring NVLink/NVSwitch/XGMI: ``"PIX"``,
+    /// ``"PXB"``, ``"PHB"``, ``"NODE"``, ``"SYS"``, or ``None`` if unknown. This is the class
+    /// joint requests score GPU-NIC paths and PCIe-root alignment by.
+    fn pcie_class(
+        &self,
+        a: &Bound<'_, PyAny>,
+        b: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<&'static str>> {
+        let (a, b) = (self.device_index(a)?, self.device_index(b)?);
+        Ok(self.inner.pcie_class(a, b).map(|c| c.as_str()))
+    }
+
+    /// The GPU pair scores as ``go-gpuallocator`` counts them (``NVk`` = 100 k, plus the PCIe
+    /// class: ``PIX`` 50 ... ``SYS`` 10), a square ``numpy.uint32`` matrix over
+    /// ``Topology.gpus`` (diagonal 0).
+    fn gpu_pair_scores<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.gpu_scores();
+        let n = s.len();
+        let values: Vec<u32> = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .map(|(i, j)| s.get(i, j))
+            .collect();
+        convert::matrix_u32(py, n, &values)
+    }
+
     /// Serialises to topoplace's JSON schema; :meth:`from_json` reads it back unchanged.
     #[pyo3(signature = (*, indent = false))]
     fn to_json(&self, indent: bool) -> String {

@@ -24,6 +24,22 @@ impl Topology {
         stated.or_else(|| self.pci_path_class(a, b))
     }
 
+    /// The PCIe path class between devices `a` and `b`, ignoring fabric links (NVLink,
+    /// NVSwitch, XGMI): a stated PCIe label (nvidia-smi's matrix) wins over the class derived
+    /// from the PCI tree or NUMA locality ([`Self::pci_path_class`]).
+    #[must_use]
+    pub fn pcie_class(&self, a: u32, b: u32) -> Option<LinkClass> {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let stated = self
+            .links()
+            .iter()
+            .filter(|l| l.a.min(l.b) == lo && l.a.max(l.b) == hi)
+            .map(|l| l.class)
+            .filter(|c| !matches!(c, LinkClass::NvLink | LinkClass::NvSwitch | LinkClass::Xgmi))
+            .min();
+        stated.or_else(|| self.pci_path_class(a, b))
+    }
+
     /// The PCIe path class between two devices from the PCI tree, ignoring fabric links:
     /// `PIX` when both devices sit on one PCIe switch (at most one bridge each below the common
     /// bridge), `PXB` for several bridges below one host

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::joint::JointScore;
 use super::ledger::{Grant, Ledger};
 use super::machine::{HugepagePools, Machine, fnv1a};
-use super::request::Mode;
+use super::request::{AlignLevel, Mode};
 use super::{NodeAllocator, rebuild};
 use crate::error::{Error, Location, Result};
 use crate::topology::{CpuSet, Topology};
@@ -45,6 +46,18 @@ struct GrantRecord {
     numa_nodes: Vec<u32>,
     preferred: bool,
     mode: String,
+    // Devices (absent in checkpoints of grants without devices, and in those written before
+    // joint requests existed, which stay readable).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    gpus: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    nics: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    nic_gpus: Vec<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    score: Option<JointScore>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alignment: Option<String>,
 }
 
 impl NodeAllocator {
@@ -73,6 +86,11 @@ impl NodeAllocator {
                     numa_nodes: g.numa_nodes.clone(),
                     preferred: g.preferred,
                     mode: g.mode.as_str().into(),
+                    gpus: g.gpus.clone(),
+                    nics: g.nics.clone(),
+                    nic_gpus: g.nic_gpus.clone(),
+                    score: g.score,
+                    alignment: g.alignment.map(|a| a.as_str().into()),
                 })
                 .collect(),
         };
@@ -87,8 +105,8 @@ impl NodeAllocator {
     /// # Errors
     /// [`Error::Topology`] naming `source` when the text is truncated or corrupted (checksum
     /// missing or wrong, JSON invalid), of an unknown format version, written for another
-    /// topology (fingerprint mismatch), or its ledger is inconsistent (a CPU held twice, memory
-    /// over capacity, an unknown node or mode).
+    /// topology (fingerprint mismatch), or its ledger is inconsistent (a CPU, GPU or NIC held
+    /// twice, memory over capacity, an unknown node, device or mode).
     pub fn from_checkpoint(text: &str, topology: Arc<Topology>, source: &str) -> Result<Self> {
         let bad = |msg: String| Error::topology(Location::source(source), msg);
         let body = text.strip_suffix('\n').unwrap_or(text);
@@ -161,6 +179,12 @@ impl NodeAllocator {
                     "grant of {owner:?} names NUMA node {os}, which the machine does not have"
                 )));
             }
+            let alignment = record
+                .alignment
+                .as_deref()
+                .map(AlignLevel::parse)
+                .transpose()
+                .map_err(|e| bad(format!("grant of {owner:?}: {e}")))?;
             let grant = Grant {
                 cpus,
                 memory: record.memory,
@@ -169,6 +193,11 @@ impl NodeAllocator {
                 numa_nodes: record.numa_nodes,
                 preferred: record.preferred,
                 mode,
+                gpus: record.gpus,
+                nics: record.nics,
+                nic_gpus: record.nic_gpus,
+                score: record.score,
+                alignment,
             };
             if grants.insert(owner.clone(), grant).is_some() {
                 return Err(bad(format!("owner {owner:?} appears twice")));

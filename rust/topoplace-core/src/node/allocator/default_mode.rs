@@ -130,9 +130,7 @@ pub(super) fn place(m: &Machine, l: &Ledger, req: &AllocRequest) -> Outcome {
             },
         ));
     };
-    let mut cpus = CpuSet::new();
-    let got = pick_cpus(m, l, &members, req.cpus, full, &mut cpus);
-    if got < req.cpus {
+    let Some(mut grant) = fill_on(m, l, req, &members) else {
         return Outcome::Refused(refuse(
             m,
             l,
@@ -140,6 +138,25 @@ pub(super) fn place(m: &Machine, l: &Ledger, req: &AllocRequest) -> Outcome {
             RefusalKind::NotEnoughCpus,
             Shortfall::Total,
         ));
+    };
+    grant.preferred = score.count <= width;
+    Outcome::Placed(grant)
+}
+
+/// The CPUs and memory of `req` taken on `members` (dense nodes, in preference order), with
+/// `numa_nodes` set to the members; `None` when they lack free CPUs.
+pub(super) fn fill_on(
+    m: &Machine,
+    l: &Ledger,
+    req: &AllocRequest,
+    members: &[u32],
+) -> Option<Grant> {
+    let full = req.cpu_options.full_pcpus_only;
+    let free_mem = |k: usize, d: u32| l.mem_free[k].get(d as usize).copied().unwrap_or(0);
+    let mut cpus = CpuSet::new();
+    let got = pick_cpus(m, l, members, req.cpus, full, &mut cpus);
+    if got < req.cpus {
+        return None;
     }
     let mut grant = empty_grant();
     grant.cpus = cpus;
@@ -153,7 +170,7 @@ pub(super) fn place(m: &Machine, l: &Ledger, req: &AllocRequest) -> Outcome {
             .iter()
             .copied()
             .find(|&d| free_mem(kind.index(), d) >= want);
-        let order: Vec<u32> = single.map_or_else(|| members.clone(), |d| vec![d]);
+        let order: Vec<u32> = single.map_or_else(|| members.to_vec(), |d| vec![d]);
         let taken = take_memory(l, kind, &order, want);
         match kind {
             MemKind::Regular => grant.memory = taken,
@@ -164,11 +181,10 @@ pub(super) fn place(m: &Machine, l: &Ledger, req: &AllocRequest) -> Outcome {
     let mut nodes: Vec<u32> = members.iter().map(|&d| m.os_id(d)).collect();
     nodes.sort_unstable();
     grant.numa_nodes = nodes;
-    grant.preferred = score.count <= width;
-    Outcome::Placed(grant)
+    Some(grant)
 }
 
-fn empty_grant() -> Grant {
+pub(super) fn empty_grant() -> Grant {
     Grant {
         cpus: CpuSet::new(),
         memory: Vec::new(),
@@ -177,6 +193,11 @@ fn empty_grant() -> Grant {
         numa_nodes: Vec::new(),
         preferred: true,
         mode: Mode::Default,
+        gpus: Vec::new(),
+        nics: Vec::new(),
+        nic_gpus: Vec::new(),
+        score: None,
+        alignment: None,
     }
 }
 

@@ -80,6 +80,11 @@ pub(super) fn place(m: &Machine, l: &Ledger, req: &AllocRequest) -> Result<Outco
             .unwrap_or_default(),
         preferred: merged.preferred,
         mode: Mode::Kubelet,
+        gpus: Vec::new(),
+        nics: Vec::new(),
+        nic_gpus: Vec::new(),
+        score: None,
+        alignment: None,
     };
     if req.cpus > 0 {
         let affinity: Option<Vec<u32>> = merged.mask.map(|mk| mk.iter().collect());

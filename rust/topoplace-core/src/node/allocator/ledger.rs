@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::joint::JointScore;
 use super::machine::{Machine, NONE};
-use super::request::{MemKind, Mode};
+use super::request::{AlignLevel, MemKind, Mode};
 use crate::topology::{CpuSet, human_bytes};
 
 /// What one owner holds.
@@ -25,6 +26,17 @@ pub struct Grant {
     pub preferred: bool,
     /// The mode that placed it.
     pub mode: Mode,
+    /// GPUs held (ordinals: the `k`-th GPU of the topology), ascending.
+    pub gpus: Vec<u32>,
+    /// NICs held (ordinals: the `k`-th NIC), in the order of [`Self::nic_gpus`].
+    pub nics: Vec<u32>,
+    /// Per NIC: the GPU it was chosen for (per-GPU NICs) or the held GPU with the best path
+    /// to it (a NIC count); `None` when no GPU is held.
+    pub nic_gpus: Vec<Option<u32>>,
+    /// The joint placement's score and its parts (requests with devices).
+    pub score: Option<JointScore>,
+    /// The alignment the placement achieved (requests with devices).
+    pub alignment: Option<AlignLevel>,
 }
 
 impl Grant {
@@ -66,6 +78,10 @@ pub(super) struct Ledger {
     /// Per node: the groups (dense bit masks) of those grants, with counts.
     pub(super) mm_groups: Vec<Vec<(u128, u32)>>,
     pub(super) grants: BTreeMap<String, Grant>,
+    /// Per GPU ordinal: free.
+    pub(super) gpu_free: Vec<bool>,
+    /// Per NIC ordinal: free.
+    pub(super) nic_free: Vec<bool>,
 }
 
 /// Dense node bit mask of OS ids (0 when a dense index is 128 or more).
@@ -107,6 +123,8 @@ impl Ledger {
             mm_assign: vec![0; m.n],
             mm_groups: vec![Vec::new(); m.n],
             grants: BTreeMap::new(),
+            gpu_free: vec![true; m.devices.gpus()],
+            nic_free: vec![true; m.devices.nics()],
         }
     }
 
@@ -174,6 +192,15 @@ impl Ledger {
                 bad.to_list_string()
             ));
         }
+        check_devices(&self.gpu_free, &grant.gpus, "GPU")?;
+        check_devices(&self.nic_free, &grant.nics, "NIC")?;
+        if grant.nic_gpus.len() != grant.nics.len() {
+            return Err(format!(
+                "{} NICs but {} NIC-to-GPU entries",
+                grant.nics.len(),
+                grant.nic_gpus.len()
+            ));
+        }
         for kind in MemKind::ALL {
             let mut prev: Option<u32> = None;
             for &(node, bytes) in grant.memory_of(kind) {
@@ -208,6 +235,8 @@ impl Ledger {
         for cpu in grant.cpus.iter() {
             self.take_cpu(m, cpu);
         }
+        set_all(&mut self.gpu_free, &grant.gpus, false);
+        set_all(&mut self.nic_free, &grant.nics, false);
         for kind in MemKind::ALL {
             for &(node, bytes) in grant.memory_of(kind) {
                 if let Some(f) = self.mem_free[kind.index()].get_mut(node as usize) {
@@ -245,6 +274,8 @@ impl Ledger {
         for cpu in grant.cpus.iter() {
             self.give_cpu(m, cpu);
         }
+        set_all(&mut self.gpu_free, &grant.gpus, true);
+        set_all(&mut self.nic_free, &grant.nics, true);
         for kind in MemKind::ALL {
             for &(node, bytes) in grant.memory_of(kind) {
                 if let Some(f) = self.mem_free[kind.index()].get_mut(node as usize) {
@@ -283,5 +314,28 @@ impl Ledger {
         self.mm_groups
             .get(d as usize)
             .map_or(own, |list| list.iter().fold(own, |acc, (g, _)| acc | g))
+    }
+}
+
+/// Checks that every device of `held` exists, is free, and appears once.
+fn check_devices(free: &[bool], held: &[u32], what: &str) -> Result<(), String> {
+    for (i, &d) in held.iter().enumerate() {
+        match free.get(d as usize) {
+            None => return Err(format!("{what} {d} does not exist")),
+            Some(false) => return Err(format!("{what} {d} is held twice")),
+            Some(true) if held[..i].contains(&d) => {
+                return Err(format!("{what} {d} appears twice in one grant"));
+            }
+            Some(true) => {}
+        }
+    }
+    Ok(())
+}
+
+fn set_all(flags: &mut [bool], indexes: &[u32], value: bool) {
+    for &i in indexes {
+        if let Some(f) = flags.get_mut(i as usize) {
+            *f = value;
+        }
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::device_table::DeviceTable;
 use crate::error::{Error, Result};
 use crate::node::cpu::CpuDetails;
 use crate::node::hints::NumaInfo;
@@ -70,6 +71,8 @@ pub(super) struct Machine {
     pub(super) allocatable: CpuSet,
     pub(super) cpus_per_core: u32,
     pub(super) fingerprint: u64,
+    /// GPUs and NICs.
+    pub(super) devices: DeviceTable,
 }
 
 /// 64-bit FNV-1a.
@@ -226,6 +229,7 @@ impl Machine {
         };
         let cpus_per_core = to_u32(details.cpus_per_core()).max(1);
         let fingerprint = fnv1a(topo.to_json().as_bytes());
+        let devices = DeviceTable::new(&topo, &dist, n);
         Ok(Self {
             topo,
             details,
@@ -249,6 +253,7 @@ impl Machine {
             allocatable,
             cpus_per_core,
             fingerprint,
+            devices,
         })
     }
 

@@ -54,11 +54,15 @@ pub enum RefusalKind {
     /// `full-pcpus-only`: the request is not a multiple of the CPUs per core, or too few
     /// whole cores are free.
     SmtAlignment,
+    /// Not enough free GPUs meeting the request's model and memory constraints.
+    NotEnoughGpus,
+    /// Not enough free NICs.
+    NotEnoughNics,
 }
 
 impl RefusalKind {
     /// A short name: `"not-enough-cpus"`, `"not-enough-memory"`, `"not-aligned"`,
-    /// `"smt-alignment"`.
+    /// `"smt-alignment"`, `"not-enough-gpus"`, `"not-enough-nics"`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +70,8 @@ impl RefusalKind {
             Self::NotEnoughMemory => "not-enough-memory",
             Self::NotAligned => "not-aligned",
             Self::SmtAlignment => "smt-alignment",
+            Self::NotEnoughGpus => "not-enough-gpus",
+            Self::NotEnoughNics => "not-enough-nics",
         }
     }
 }

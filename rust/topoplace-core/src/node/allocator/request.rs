@@ -107,7 +107,7 @@ impl MemKind {
 ///     .with_mode(Mode::Kubelet);
 /// assert_eq!(req.cpus, 16);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllocRequest {
     /// Exclusive CPUs.
     pub cpus: u32,
@@ -125,6 +125,8 @@ pub struct AllocRequest {
     pub cpu_options: CpuOptions,
     /// Kubelet-exact or topoplace's default placement.
     pub mode: Mode,
+    /// GPUs, NICs and their alignment (none by default).
+    pub devices: DeviceRequest,
 }
 
 impl Default for AllocRequest {
@@ -147,7 +149,15 @@ impl AllocRequest {
             tm_options: PolicyOptions::default(),
             cpu_options: CpuOptions::default(),
             mode: Mode::Default,
+            devices: DeviceRequest::default(),
         }
+    }
+
+    /// With devices (GPUs, NICs, alignment).
+    #[must_use]
+    pub fn with_devices(mut self, devices: DeviceRequest) -> Self {
+        self.devices = devices;
+        self
     }
 
     /// With the Topology Manager `policy`.
@@ -204,5 +214,119 @@ impl AllocRequest {
             self.hugepages_2m_bytes,
             self.hugepages_1g_bytes,
         ]
+    }
+}
+
+/// How tightly a joint request's GPUs, NICs, CPUs and memory must sit together, from the
+/// tightest to the loosest. See [`super::joint`] for the exact meaning of each level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlignLevel {
+    /// One NUMA node, and each GPU's NICs under the GPU's own PCIe root (path `PIX`, `PXB`
+    /// or `PHB`); without NICs, all GPUs under one PCIe root.
+    PcieRoot,
+    /// Everything on one NUMA node.
+    Numa,
+    /// Everything on one socket (package).
+    Socket,
+    /// Anywhere on the machine.
+    #[default]
+    None,
+}
+
+impl AlignLevel {
+    /// Every level, tightest first.
+    pub const ALL: [Self; 4] = [Self::PcieRoot, Self::Numa, Self::Socket, Self::None];
+
+    /// The level's name: `"pcie-root"`, `"numa"`, `"socket"` or `"none"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PcieRoot => "pcie-root",
+            Self::Numa => "numa",
+            Self::Socket => "socket",
+            Self::None => "none",
+        }
+    }
+
+    /// The level named `name`.
+    ///
+    /// # Errors
+    /// [`Error::Value`] listing the valid names.
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == name)
+            .ok_or_else(|| {
+                Error::Value(format!(
+                    "unknown alignment {name:?}; valid alignments: pcie-root, numa, socket, none"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for AlignLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The device part of a request: GPUs (count, model and memory constraints), NICs (a count,
+/// or a number per GPU chosen nearest by PCIe path) and the alignment of everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceRequest {
+    /// Whole GPUs.
+    pub gpus: u32,
+    /// Only GPUs whose model contains this text (case-insensitive).
+    pub gpu_model: Option<String>,
+    /// Only GPUs with at least this much on-device memory, bytes (0: any).
+    pub gpu_min_memory: u64,
+    /// NICs, each scored by its best path to any chosen GPU.
+    pub nics: u32,
+    /// NICs per GPU, each GPU's own nearest by PCIe path.
+    pub nics_per_gpu: u32,
+    /// The alignment level.
+    pub align: AlignLevel,
+    /// Whether the level is required (refuse otherwise) or preferred (fall back to looser
+    /// levels, one at a time).
+    pub align_required: bool,
+}
+
+impl DeviceRequest {
+    /// Whether any device is asked for.
+    #[must_use]
+    pub const fn any(&self) -> bool {
+        self.gpus > 0 || self.nics > 0 || self.nics_per_gpu > 0
+    }
+
+    /// NICs asked for in all.
+    #[must_use]
+    pub const fn nic_count(&self) -> u32 {
+        self.nics
+            .saturating_add(self.gpus.saturating_mul(self.nics_per_gpu))
+    }
+
+    /// Checks the combination makes sense.
+    ///
+    /// # Errors
+    /// [`Error::Value`] when both NIC forms are given, or NICs per GPU without GPUs.
+    pub fn validate(&self) -> Result<()> {
+        if self.nics > 0 && self.nics_per_gpu > 0 {
+            return Err(Error::Value(
+                "give either nics (a count) or nics_per_gpu, not both".into(),
+            ));
+        }
+        if self.nics_per_gpu > 0 && self.gpus == 0 {
+            return Err(Error::Value(
+                "nics_per_gpu needs gpus: NICs are chosen nearest to each GPU".into(),
+            ));
+        }
+        if self.gpus as usize > crate::node::gpu::MAX_GPUS {
+            return Err(Error::Value(format!(
+                "{} GPUs requested: at most {} are supported",
+                self.gpus,
+                crate::node::gpu::MAX_GPUS
+            )));
+        }
+        Ok(())
     }
 }
