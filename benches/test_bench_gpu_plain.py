@@ -41,16 +41,8 @@ class _Case:
 
 
 def _scores_of(topo: Topology) -> list[list[int]]:
-    """topoplace's pair scores (the score of `select_gpus` on a pair), for machines that have no
-    `nvidia-smi` text to parse."""
-    count = len(topo.gpus)
-    out = [[0] * count for _ in range(count)]
-    for i in range(count):
-        for j in range(i + 1, count):
-            got = select_gpus(topo, 2, available=[i, j])
-            assert got is not None
-            out[i][j] = out[j][i] = got["score"]
-    return out
+    """topoplace's pair scores, for machines that have no `nvidia-smi` text to parse."""
+    return [[int(v) for v in row] for row in topo.gpu_pair_scores()]
 
 
 @cache

@@ -61,14 +61,7 @@ def _load_json(name: str) -> dict[str, Any]:
 
 
 def _topoplace_scores(topo: Topology) -> list[list[int]]:
-    count = len(topo.gpus)
-    out = [[0] * count for _ in range(count)]
-    for i in range(count):
-        for j in range(i + 1, count):
-            got = select_gpus(topo, 2, available=[i, j])
-            assert got is not None
-            out[i][j] = out[j][i] = got["score"]
-    return out
+    return [[int(v) for v in row] for row in topo.gpu_pair_scores()]
 
 
 def _topoplace_pick(

@@ -14,14 +14,17 @@ impl Topology {
         if a == b || a >= n || b >= n {
             return None;
         }
-        let (lo, hi) = (a.min(b), a.max(b));
-        let stated = self
-            .links()
-            .iter()
-            .filter(|l| l.a.min(l.b) == lo && l.a.max(l.b) == hi)
-            .map(|l| l.class)
-            .min();
+        let stated = self.stated_classes(a, b).min();
         stated.or_else(|| self.pci_path_class(a, b))
+    }
+
+    /// The classes of the links stated between devices `a` and `b`, in either direction.
+    fn stated_classes(&self, a: u32, b: u32) -> impl Iterator<Item = LinkClass> + '_ {
+        let (lo, hi) = (a.min(b), a.max(b));
+        self.links()
+            .iter()
+            .filter(move |l| l.a.min(l.b) == lo && l.a.max(l.b) == hi)
+            .map(|l| l.class)
     }
 
     /// The PCIe path class between devices `a` and `b`, ignoring fabric links (NVLink,
@@ -29,12 +32,8 @@ impl Topology {
     /// from the PCI tree or NUMA locality ([`Self::pci_path_class`]).
     #[must_use]
     pub fn pcie_class(&self, a: u32, b: u32) -> Option<LinkClass> {
-        let (lo, hi) = (a.min(b), a.max(b));
         let stated = self
-            .links()
-            .iter()
-            .filter(|l| l.a.min(l.b) == lo && l.a.max(l.b) == hi)
-            .map(|l| l.class)
+            .stated_classes(a, b)
             .filter(|c| !matches!(c, LinkClass::NvLink | LinkClass::NvSwitch | LinkClass::Xgmi))
             .min();
         stated.or_else(|| self.pci_path_class(a, b))
