@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -297,3 +299,39 @@ def test_padding_stays_in_one_group() -> None:
     for required, answer in (([2], [2, 5, 6]), ([3, 5], [3, 4, 5])):
         assert _plain_pick(scores, 3, everything, required) == answer
         assert _topoplace_pick(topo, 3, everything, required) == answer
+
+
+# --- random topologies (hypothesis) ----------------------------------------------------------
+
+_LABELS = ["NV1", "NV2", "NV4", "PIX", "PXB", "PHB", "NODE", "SYS"]
+
+
+@st.composite
+def _random_requests(
+    draw: st.DrawFn,
+) -> tuple[int, list[tuple[int, int, str]], list[int], list[int], int]:
+    count = draw(st.integers(min_value=2, max_value=10))
+    labels = [
+        (i, j, draw(st.sampled_from(_LABELS))) for i in range(count) for j in range(i + 1, count)
+    ]
+    available = draw(st.lists(st.integers(0, count - 1), min_size=1, unique=True).map(sorted))
+    size = draw(st.integers(min_value=1, max_value=min(len(available), 5)))
+    required = draw(
+        st.lists(st.sampled_from(available), max_size=min(size, 2), unique=True).map(sorted)
+    )
+    return count, labels, available, required, size
+
+
+@settings(max_examples=80, deadline=None)
+@given(_random_requests())
+def test_random_topologies_agree_with_the_exhaustive_port(
+    request: tuple[int, list[tuple[int, int, str]], list[int], list[int], int],
+) -> None:
+    """Up to 10 GPUs with random link labels: topoplace's pruned search answers exactly what the
+    port's enumeration of every split answers (same set, upstream's tie-breaking)."""
+    count, labels, available, required, size = request
+    topo = _topology_from_labels("random", count, labels)
+    scores = scores_from_links(count, labels)
+    assert _topoplace_pick(topo, size, available, required) == _plain_pick(
+        scores, size, available, required
+    )
