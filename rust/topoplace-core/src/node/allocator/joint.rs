@@ -184,13 +184,11 @@ fn search(
                 numa_gpus: numa_gpus.clone(),
                 pkg_gpus: pkg_gpus.clone(),
             };
-            if let Some(found) = solve(&problem) {
-                if best
-                    .as_ref()
-                    .is_none_or(|(b, _)| found.score.total > b.score.total)
-                {
-                    best = Some((found, home));
-                }
+            // Later homes and domains must beat the best so far strictly (ties keep the first),
+            // so the search prunes against it from the start.
+            let floor = best.as_ref().map(|(b, _)| b.score.total);
+            if let Some(found) = solve(&problem, floor) {
+                best = Some((found, home));
             }
         }
     }

@@ -90,12 +90,15 @@ struct Search<'a> {
     ranked: Vec<(i64, u32, Option<u32>, i64)>,
     assign: Assign,
     best: Option<Found>,
+    /// A total found elsewhere (another home or domain): only strictly better placements count.
+    floor: Option<i64>,
     visited: u64,
     scored: u64,
 }
 
-/// The best placement of `p`, or `None` when no GPU set and NIC choice is feasible.
-pub(super) fn solve(p: &Problem<'_>) -> Option<Found> {
+/// The best placement of `p` scoring strictly more than `floor` (when given), or `None` when
+/// there is none.
+pub(super) fn solve(p: &Problem<'_>, floor: Option<i64>) -> Option<Found> {
     let t = p.table;
     let n = p.gpus.len();
     if n < p.k {
@@ -163,6 +166,7 @@ pub(super) fn solve(p: &Problem<'_>) -> Option<Found> {
         ranked: Vec::with_capacity(p.nics.len()),
         assign: Assign::default(),
         best: None,
+        floor,
         visited: 0,
         scored: 0,
     };
@@ -238,7 +242,7 @@ impl Search<'_> {
         if n - from < r {
             return;
         }
-        if let Some(best) = &self.best {
+        if let Some(target) = self.target() {
             // Bound (doubled, to keep the half of the pairs among the rest integral).
             self.scratch.clear();
             for c in from..n {
@@ -252,7 +256,7 @@ impl Search<'_> {
             }
             let rest = top_sum(&mut self.scratch, r);
             let bound2 = 2 * (links + usum + self.count_bound) + rest;
-            if bound2 <= 2 * best.score.total {
+            if bound2 <= 2 * target {
                 return;
             }
         }
@@ -280,6 +284,11 @@ impl Search<'_> {
                 self.acc[j] -= i64::from(self.p.table.pair.get(gc, self.p.gpus[j] as usize));
             }
         }
+    }
+
+    /// The total a placement must beat: the incumbent's, else the floor.
+    fn target(&self) -> Option<i64> {
+        self.best.as_ref().map(|b| b.score.total).or(self.floor)
     }
 
     /// Whether candidate position `c` may join the chosen GPUs (one PCIe root when aligned to
@@ -317,7 +326,7 @@ impl Search<'_> {
                 numa_pen += p.pen_of(t.nic_numa[c as usize]);
             }
             let total = links + nic_points - numa_pen - self.fragmentation();
-            if self.best.as_ref().is_none_or(|b| total > b.score.total) {
+            if self.target().is_none_or(|t| total > t) {
                 let nic_gpus = self.rows.iter().map(|&g| Some(g)).collect();
                 let nics = self.cols.clone();
                 self.keep(links, nic_points, numa_pen, total, nics, nic_gpus);
@@ -357,7 +366,7 @@ impl Search<'_> {
             }
         }
         let total = links + nic_points - numa_pen - self.fragmentation();
-        if self.best.as_ref().is_none_or(|b| total > b.score.total) {
+        if self.target().is_none_or(|t| total > t) {
             let top = self.ranked.iter().take(p.count);
             let nics = top.clone().map(|r| r.1).collect();
             let nic_gpus = top.map(|r| r.2).collect();
