@@ -5,13 +5,15 @@
 //!   conformance labels or from a [`crate::Topology`].
 //! - [`best_effort`]: the best-effort policy. It maximises the total score of a split of all
 //!   available GPUs into groups of the requested size, with an exact branch and bound search
-//!   (memoised by the set of GPUs left) instead of upstream's enumeration of every split.
+//!   (over classes of interchangeable GPUs, memoised by the count left in each class) instead of
+//!   upstream's enumeration of every split.
 //! - [`simple`]: required GPUs, then the lowest free indices.
 //! - [`StaticTables`]: the static DGX policies' valid-set tables.
 //!
 //! GPU sets are `u128` bit masks over GPU indexes `0..128`.
 
 mod besteffort;
+mod bound;
 mod score;
 mod simple;
 mod static_dgx;
