@@ -13,6 +13,7 @@ mod entities;
 mod errors;
 mod gpu;
 mod hints;
+mod mig;
 mod request;
 mod sysfs_source;
 mod topology;
@@ -33,6 +34,8 @@ mod _core {
     use crate::gpu::select_gpus;
     #[pymodule_export]
     use crate::hints::merge_numa_hints;
+    #[pymodule_export]
+    use crate::mig::{PyMigGeometry, PyMigProfile};
     #[pymodule_export]
     use crate::request::{PyAllocation, PyRequest};
     #[pymodule_export]
