@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod dra;
 pub mod error;
 pub mod node;
 pub mod parse;
