@@ -128,9 +128,10 @@ impl PyMigProfile {
 ///
 /// A profile is given by name (``"3g.40gb"``) or id (9); an occupied GPU by a list of
 /// ``(profile, start)`` pairs. :meth:`choose_start` picks, among the feasible starts, the one
-/// that keeps the largest profiles placeable (not the lowest start); :meth:`choose_gpu` picks
-/// across GPUs of this model by the smallest loss of placeable larger profiles, then the fullest
-/// GPU, then the lowest GPU index. Bad names, disallowed starts, overlapping instances and
+/// that keeps the single-start profiles (``7g``, ``4g``) placeable and then leaves the most
+/// expected further instances (not the lowest start); :meth:`choose_gpu` applies the same
+/// losses across GPUs of this model, empty GPUs last, then the fullest GPU, then the lowest
+/// index. The rule is documented in ``topoplace_core::node::mig``. Bad names, disallowed starts, overlapping instances and
 /// exceeded instance limits raise ``InvalidValueError``; "does not fit" is ``None`` or ``[]``.
 #[pyclass(
     name = "MigGeometry",
@@ -321,9 +322,9 @@ impl PyMigGeometry {
     }
 
     /// The start for a new instance of ``profile`` on a GPU holding ``occupied``: the feasible
-    /// start that keeps the most instances of the largest profiles placeable (ties: the lowest
-    /// start). ``None`` when no start is feasible. On an empty A100-40GB a ``1g.5gb`` goes to
-    /// slice 6, not 0, so the ``4g.20gb`` and ``3g.20gb`` still fit at 0.
+    /// start that keeps the single-start profiles placeable, then leaves the most expected
+    /// further instances (ties: the lowest start). ``None`` when no start is feasible. On an
+    /// empty A100-40GB a ``1g.5gb`` goes to slice 4, not 0, so the ``4g.20gb`` still fits at 0.
     #[pyo3(signature = (occupied, profile))]
     fn choose_start(
         &self,
@@ -338,9 +339,10 @@ impl PyMigGeometry {
     }
 
     /// A ``(gpu, start)`` for a new instance of ``profile`` among GPUs of this model
-    /// (``per_gpu_occupied[gpu]`` lists GPU ``gpu``'s ``(profile, start)`` pairs): the smallest
-    /// loss of placeable larger profiles, then the fullest GPU, then the lowest GPU index, then
-    /// the lowest start. ``None`` when no GPU can take it.
+    /// (``per_gpu_occupied[gpu]`` lists GPU ``gpu``'s ``(profile, start)`` pairs): empty GPUs
+    /// last, then the smallest loss of single-start profiles, then of expected further
+    /// instances, then the fullest GPU, the lowest GPU index and the lowest start. ``None`` when
+    /// no GPU can take it.
     #[pyo3(signature = (per_gpu_occupied, profile))]
     fn choose_gpu(
         &self,

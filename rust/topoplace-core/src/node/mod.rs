@@ -6,3 +6,4 @@ pub mod cpu;
 pub mod gpu;
 pub mod hints;
 pub mod mig;
+mod mig_rule;
