@@ -130,3 +130,20 @@ def test_corrupted_real_files_give_topology_or_error(case: tuple[str, str]) -> N
         assert isinstance(topo, Topology)
         # Whatever was accepted is a consistent model: it round-trips.
         assert Topology.from_json(topo.to_json()) == topo
+
+
+def test_object_error_shape() -> None:
+    # Raised by the DRA object readers; the class is public and survives pickling.
+    import pickle
+
+    from topoplace import ObjectError, TopoplaceError
+
+    err = ObjectError(
+        "ResourceClaim default/c: spec.devices.requests[0].exactly.count: must be at least 1",
+        "ResourceClaim default/c",
+        "spec.devices.requests[0].exactly.count",
+        "must be at least 1",
+    )
+    assert isinstance(err, TopoplaceError) and isinstance(err, ValueError)
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.object, back.path, back.reason) == (err.object, err.path, err.reason)

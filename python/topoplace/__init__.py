@@ -26,7 +26,7 @@ from topoplace._core import (
     merge_numa_hints,
     select_gpus,
 )
-from topoplace.errors import InvalidValueError, TopologyError, TopoplaceError
+from topoplace.errors import InvalidValueError, ObjectError, TopologyError, TopoplaceError
 from topoplace.sources import load
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "MigProfile",
     "NodeAllocator",
     "NumaNode",
+    "ObjectError",
     "Package",
     "Request",
     "Topology",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 
-__all__ = ["InvalidValueError", "TopologyError", "TopoplaceError"]
+__all__ = ["InvalidValueError", "ObjectError", "TopologyError", "TopoplaceError"]
 
 
 class TopoplaceError(Exception):
@@ -51,3 +51,33 @@ class TopologyError(TopoplaceError, ValueError):
 
 class InvalidValueError(TopoplaceError, ValueError):
     """A value given by the caller is invalid (a CPU list such as ``"3-1"``, an unknown name)."""
+
+
+class ObjectError(TopoplaceError, ValueError):
+    """A Kubernetes object (a DRA ResourceSlice, DeviceClass, ResourceClaim, a Node...) is
+    malformed or would be rejected by the API server.
+
+    Attributes:
+        object: the object's kind and name, e.g. ``"ResourceClaim default/claim-0"``.
+        path: the JSON path of the field, e.g. ``"spec.devices.requests[1].exactly.count"``.
+        reason: what is wrong, without the object and path.
+    """
+
+    object: str
+    path: str
+    reason: str
+
+    def __init__(
+        self,
+        message: str,
+        object: str = "",  # noqa: A002 - the field is called "object" in the core
+        path: str = "",
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.object = object
+        self.path = path
+        self.reason = reason if reason is not None else message
+
+    def __reduce__(self) -> tuple[type[ObjectError], tuple[builtins.object, ...]]:
+        return (type(self), (str(self), self.object, self.path, self.reason))

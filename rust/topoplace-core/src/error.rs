@@ -73,6 +73,18 @@ pub enum Error {
     /// list string such as `"3-1"`.
     #[error("invalid value: {0}")]
     Value(String),
+    /// A Kubernetes object (a DRA ResourceSlice, DeviceClass, ResourceClaim, a Node...) is
+    /// malformed or would be rejected by the API server.
+    #[error("{object}: {path}: {message}")]
+    Object {
+        /// The object's kind and name, e.g. `"ResourceClaim default/claim-0"`.
+        object: String,
+        /// The JSON path of the field inside the object, e.g.
+        /// `"spec.devices.requests[1].exactly.count"`.
+        path: String,
+        /// What is wrong, in words.
+        message: String,
+    },
 }
 
 impl Error {

@@ -11,6 +11,7 @@ use topoplace_core::Error;
 
 static TOPOLOGY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static INVALID_VALUE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static OBJECT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static TOPOPLACE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn class<'py>(
@@ -22,7 +23,8 @@ fn class<'py>(
 }
 
 /// Converts a core error into the matching Python exception, with structured attributes
-/// (`source`, `line`, `object`) for topology errors.
+/// (`source`, `line`, `object`) for topology errors and (`object`, `path`, `reason`) for
+/// Kubernetes object errors.
 pub(crate) fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
     let built = match &error {
         Error::Topology { location, message } => class(py, &TOPOLOGY_ERROR, "TopologyError")
@@ -35,6 +37,18 @@ pub(crate) fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
                     message.clone(),
                 ))
             }),
+        Error::Object {
+            object,
+            path,
+            message,
+        } => class(py, &OBJECT_ERROR, "ObjectError").and_then(|cls| {
+            cls.call1((
+                error.to_string(),
+                object.clone(),
+                path.clone(),
+                message.clone(),
+            ))
+        }),
         Error::Value(_) => class(py, &INVALID_VALUE_ERROR, "InvalidValueError")
             .and_then(|cls| cls.call1((error.to_string(),))),
         // The core error enum is non-exhaustive; new kinds map to the root class until they get

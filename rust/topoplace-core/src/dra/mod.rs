@@ -2,5 +2,10 @@
 //! evaluation and the allocator.
 //!
 //! - [`value`]: qualified names, attribute values and quantities shared by the rest.
+//! - [`cel`]: device selectors in CEL, compiled and evaluated as the scheduler does.
+//! - [`model`]: the `resource.k8s.io/v1` objects (slices, classes, claims, allocations, nodes),
+//!   read from JSON with validation.
 
+pub mod cel;
+pub mod model;
 pub mod value;
