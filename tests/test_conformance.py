@@ -75,3 +75,14 @@ def test_gpu_vectors_all_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert [f"{c['id']}: {c['detail']}" for c in cases if not c["passed"]] == []
     assert main(["conformance", "gpu", str(GPU_VECTORS)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "186 passed, 0 failed"
+
+
+DRA_VECTORS = Path(__file__).parent / "data" / "dra"
+
+
+def test_dra_allocator_vectors(capsys: pytest.CaptureFixture[str]) -> None:
+    cases = conformance.run("dra", DRA_VECTORS)
+    assert len(cases) == 100
+    assert [f"{c['id']}: {c['detail']}" for c in cases if not c["passed"]] == []
+    assert main(["conformance", "dra", str(DRA_VECTORS)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "100 passed, 0 failed"

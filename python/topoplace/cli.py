@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     place.add_argument("--format", choices=["text", "json"], default="text")
     place.set_defaults(run=_place)
     conf = sub.add_parser("conformance", help="run a conformance vector suite")
-    conf.add_argument("suite", choices=["gpu", "kubelet"])
+    conf.add_argument("suite", choices=["dra", "gpu", "kubelet"])
     conf.add_argument("directory", help="folder holding the suite's vector files")
     conf.add_argument(
         "--strict",

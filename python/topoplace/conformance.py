@@ -17,6 +17,7 @@ __all__ = ["SUITE_FILES", "run"]
 
 #: The vector files each suite reads from its directory.
 SUITE_FILES: dict[str, tuple[str, ...]] = {
+    "dra": ("cases.json",),
     "gpu": ("topologies.json", "cases.json", "static_tables.json"),
     "kubelet": (
         "topologies.json",

@@ -7,7 +7,7 @@ use topoplace_core::conformance::{self, GpuFiles, KubeletFiles};
 use crate::detach::detached;
 use crate::topology::Text;
 
-/// Runs the conformance vectors of ``suite`` (``"kubelet"`` or ``"gpu"``) and returns one dict
+/// Runs the conformance vectors of ``suite`` (``"kubelet"``, ``"gpu"`` or ``"dra"``) and returns one dict
 /// per case with ``id``, ``name``, ``file``, ``passed`` and ``detail``. With ``strict``, GPU cases
 /// with ties must give go-gpuallocator's own ``reference_result``.
 ///
@@ -29,9 +29,10 @@ pub(crate) fn run_conformance<'py>(
             "topology_manager.json",
         ],
         "gpu" => &["topologies.json", "cases.json", "static_tables.json"],
+        "dra" => &["cases.json"],
         other => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "unknown conformance suite {other:?}; known: gpu, kubelet"
+                "unknown conformance suite {other:?}; known: dra, gpu, kubelet"
             )));
         }
     };
@@ -51,8 +52,11 @@ pub(crate) fn run_conformance<'py>(
             .map(|(_, t)| &**t)
     };
     let gpu = suite == "gpu";
+    let dra = suite == "dra";
     let results = detached(py, || {
-        if gpu {
+        if dra {
+            get("cases.json").map_or_else(|| Ok(Vec::new()), conformance::run_dra)
+        } else if gpu {
             conformance::run_gpu(
                 &GpuFiles {
                     topologies: get("topologies.json"),

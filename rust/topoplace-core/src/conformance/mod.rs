@@ -4,6 +4,7 @@
 //! Runners take the vector files' text (the core does no I/O) and return one [`CaseResult`] per
 //! case; a case that cannot be run (unknown function, bad fixture) is a failure with the reason.
 
+pub mod dra;
 pub mod gpu;
 pub mod gpu_mig_nic;
 pub mod kubelet_cpu;
@@ -92,4 +93,12 @@ pub fn run_gpu(files: &GpuFiles<'_>, strict: bool) -> Result<Vec<CaseResult>> {
         ),
         _ => Ok(Vec::new()),
     }
+}
+
+/// Runs every case of the DRA allocator suite (`cases.json`, as text).
+///
+/// # Errors
+/// [`crate::Error::Topology`] when the file is not valid JSON of the documented schema.
+pub fn run_dra(cases: &str) -> Result<Vec<CaseResult>> {
+    dra::run(cases, "cases.json")
 }
