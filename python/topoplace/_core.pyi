@@ -410,3 +410,39 @@ class MigGeometry:
     ) -> tuple[int, int] | None: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
+
+# --- DRA (topoplace.dra) ---
+
+__all__ += ["DraClaims", "DraClasses", "DraSlices", "dra_allocate", "dra_allocate_many"]
+
+@final
+class DraSlices:
+    def __new__(cls, text: str) -> DraSlices: ...
+    def __len__(self) -> int: ...
+
+@final
+class DraClasses:
+    def __new__(cls, text: str) -> DraClasses: ...
+    def __len__(self) -> int: ...
+
+@final
+class DraClaims:
+    def __new__(cls, text: str) -> DraClaims: ...
+    def __len__(self) -> int: ...
+
+def dra_allocate(
+    slices: DraSlices,
+    classes: DraClasses,
+    claims: DraClaims,
+    node: str | None = None,
+    allocated: Sequence[tuple[str, str, str]] = ...,
+    features: Sequence[str] = ...,
+) -> tuple[bool, str]: ...
+def dra_allocate_many(
+    slices: Sequence[DraSlices],
+    classes: DraClasses,
+    claims: DraClaims,
+    nodes: Sequence[str | None],
+    allocated: Sequence[tuple[str, str, str]] = ...,
+    features: Sequence[str] = ...,
+) -> list[tuple[bool, str]]: ...

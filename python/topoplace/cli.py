@@ -1,8 +1,8 @@
 """The ``topoplace`` command: a thin shell over the library.
 
 Subcommands: ``show`` (a topology as text or JSON), ``place`` (one request on one machine),
-``conformance`` (run a vector suite) and ``demo`` (the main job on built-in
-machines and a bundled real one).
+``conformance`` (run a vector suite), ``dra`` (allocate DRA claims on a node) and ``demo``
+(the main job on built-in machines and a bundled real one).
 """
 
 from __future__ import annotations
@@ -43,6 +43,40 @@ def _demo(_args: argparse.Namespace) -> int:
 
 #: Exit status of ``topoplace place`` when the request does not fit (an answer, not an error).
 EXIT_REFUSED = 3
+
+
+def _dra(args: argparse.Namespace) -> int:
+    from topoplace import dra
+
+    slices = [obj for path in args.slices for obj in dra.load_objects(path)]
+    node = args.node
+    if node is None:
+        # One node's slices given: allocate on that node.
+        names = {s.get("spec", {}).get("nodeName") for s in slices} - {None}
+        node = names.pop() if len(names) == 1 else None
+    features = [f for item in args.features for f in item.split(",") if f]
+    claims = dra.load_objects(args.claims)
+    result = dra.allocate(
+        slices, dra.load_objects(args.classes), claims, node=node, features=features
+    )
+    if isinstance(result, dra.Unsatisfiable):
+        sys.stderr.write(f"topoplace: cannot allocate on {node or '<no node>'}: {result.reason}\n")
+        return EXIT_REFUSED
+    out = []
+    for claim, allocation in zip(claims, result, strict=True):
+        meta = claim.get("metadata", {})
+        entry = {"name": meta.get("name"), "namespace": meta.get("namespace")}
+        out.append({**entry, "status": {"allocation": allocation}})
+    yaml = dra.yaml_module()
+    fmt = args.format or ("json" if yaml is None else "yaml")
+    if fmt == "yaml":
+        if yaml is None:
+            sys.stderr.write("topoplace: error: --format yaml needs pyyaml\n")
+            return 1
+        sys.stdout.write(yaml.safe_dump_all(out, sort_keys=False))
+    else:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    return 0
 
 
 def _place(args: argparse.Namespace) -> int:
@@ -172,6 +206,36 @@ def _parser() -> argparse.ArgumentParser:
         help="gpu: where answers tie, require go-gpuallocator's own choice",
     )
     conf.set_defaults(run=_conformance)
+    dra_cmd = sub.add_parser(
+        "dra",
+        help="allocate DRA ResourceClaims on a node (exit 3 when it cannot allocate)",
+    )
+    dra_cmd.add_argument(
+        "--slices",
+        action="append",
+        required=True,
+        metavar="DIR_OR_FILE",
+        help="ResourceSlices: a JSON/YAML file or a folder of them (repeatable)",
+    )
+    dra_cmd.add_argument("--classes", required=True, help="DeviceClasses (JSON/YAML)")
+    dra_cmd.add_argument("--claims", required=True, help="ResourceClaims, allocated together")
+    dra_cmd.add_argument(
+        "--node", default=None, help="the node (default: the one node the slices name)"
+    )
+    dra_cmd.add_argument(
+        "--features",
+        action="append",
+        default=[],
+        metavar="GATE[,GATE...]",
+        help="feature gates on, e.g. DRAPrioritizedList (repeatable)",
+    )
+    dra_cmd.add_argument(
+        "--format",
+        choices=["yaml", "json"],
+        default=None,
+        help="output format (default: yaml when pyyaml is installed, else json)",
+    )
+    dra_cmd.set_defaults(run=_dra)
     demo = sub.add_parser(
         "demo", help="show built-in machines, a bundled real one, and joint GPU placements"
     )

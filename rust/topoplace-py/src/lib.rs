@@ -9,6 +9,7 @@ mod conformance;
 mod convert;
 mod cpuset;
 mod detach;
+mod dra;
 mod entities;
 mod errors;
 mod gpu;
@@ -28,6 +29,8 @@ mod _core {
     use crate::conformance::run_conformance;
     #[pymodule_export]
     use crate::cpuset::PyCpuSet;
+    #[pymodule_export]
+    use crate::dra::{PyDraClaims, PyDraClasses, PyDraSlices, dra_allocate, dra_allocate_many};
     #[pymodule_export]
     use crate::entities::{PyCache, PyCore, PyDevice, PyNumaNode, PyPackage};
     #[pymodule_export]

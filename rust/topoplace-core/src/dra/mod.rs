@@ -11,4 +11,5 @@
 pub mod allocator;
 pub mod cel;
 pub mod model;
+pub mod text;
 pub mod value;

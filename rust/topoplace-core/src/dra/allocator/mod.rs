@@ -146,3 +146,25 @@ pub fn allocate(input: &AllocInput<'_>) -> Result<Outcome> {
         )))
     }
 }
+
+/// [`allocate`] for many independent inputs (one per node, as a scheduler's filter loop runs
+/// them), spread over the machine's cores in contiguous chunks; one result per input, in order.
+pub fn allocate_each(inputs: &[AllocInput<'_>]) -> Vec<Result<Outcome>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    // Below ~64 nodes a thread costs more than it saves.
+    let chunk = inputs.len().div_ceil(threads).max(64);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = inputs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(allocate).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(inputs.len());
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
