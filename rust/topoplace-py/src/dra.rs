@@ -106,18 +106,38 @@ pub(crate) fn dra_allocate(
     let allocated = device_ids(allocated);
     detached(py, || {
         let node = parse_node(node)?;
-        let input = AllocInput {
-            node: node.as_ref(),
-            slices: &slices.inner,
-            classes: &classes.inner,
-            claims: &claims.inner,
-            allocated_devices: &allocated,
-            allocated_capacity: &[],
+        let input = input_for(
+            node.as_ref(),
+            &slices.inner,
+            classes,
+            claims,
+            &allocated,
             features,
-            selectors: selectors(),
-        };
+        );
         allocator::allocate(&input).map(outcome_pair)
     })
+}
+
+/// The allocator input for one node (no capacity already consumed on shared devices: the
+/// Python API does not take it yet).
+fn input_for<'a>(
+    node: Option<&'a Node>,
+    slices: &'a [ResourceSlice],
+    classes: &'a PyDraClasses,
+    claims: &'a PyDraClaims,
+    allocated: &'a [DeviceId],
+    features: Features,
+) -> AllocInput<'a> {
+    AllocInput {
+        node,
+        slices,
+        classes: &classes.inner,
+        claims: &claims.inner,
+        allocated_devices: allocated,
+        allocated_capacity: &[],
+        features,
+        selectors: selectors(),
+    }
 }
 
 /// [`dra_allocate`] of one claim set against many nodes in one call with the GIL released:
@@ -156,15 +176,15 @@ pub(crate) fn dra_allocate_many(
         let inputs: Vec<AllocInput<'_>> = slices
             .iter()
             .zip(&nodes)
-            .map(|(node_slices, node)| AllocInput {
-                node: node.as_ref(),
-                slices: node_slices,
-                classes: &classes.inner,
-                claims: &claims.inner,
-                allocated_devices: &allocated,
-                allocated_capacity: &[],
-                features,
-                selectors: selectors(),
+            .map(|(node_slices, node)| {
+                input_for(
+                    node.as_ref(),
+                    node_slices,
+                    classes,
+                    claims,
+                    &allocated,
+                    features,
+                )
             })
             .collect();
         allocator::allocate_each(&inputs)

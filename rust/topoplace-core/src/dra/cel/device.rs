@@ -161,41 +161,55 @@ impl<'a, V> Domains<'a, V> {
     }
 }
 
-impl<V: ToCel> Val for Domains<'_, V> {
-    fn get_type(&self) -> &Type {
-        &MAP_TYPE
-    }
-    fn cel_type() -> &'static Type {
-        &MAP_TYPE
-    }
-    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
-    where
-        Self: 'v,
-    {
-        Some(self)
-    }
-    fn as_container(&self) -> Option<&dyn Container> {
-        Some(self)
-    }
-    fn as_iterable<'b, 'v>(&'b self) -> Option<&'b (dyn Iterable + 'v)>
-    where
-        Self: 'v,
-    {
-        Some(self)
-    }
-    fn as_sizer(&self) -> Option<&dyn Sizer> {
-        Some(self)
-    }
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(Self::new(self.map))
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        None
-    }
+/// The `Val` of a map-like view: a CEL map that indexes, contains, iterates over its keys and
+/// has a size; `$clone` rebuilds the view (its key cache starts empty).
+macro_rules! map_view_val {
+    ($view:ident, |$s:ident| $clone:expr) => {
+        impl<V: ToCel> Val for $view<'_, V> {
+            fn get_type(&self) -> &Type {
+                &MAP_TYPE
+            }
+            fn cel_type() -> &'static Type {
+                &MAP_TYPE
+            }
+            fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+            where
+                Self: 'v,
+            {
+                Some(self)
+            }
+            fn as_container(&self) -> Option<&dyn Container> {
+                Some(self)
+            }
+            fn as_iterable<'b, 'v>(&'b self) -> Option<&'b (dyn Iterable + 'v)>
+            where
+                Self: 'v,
+            {
+                Some(self)
+            }
+            fn as_sizer(&self) -> Option<&dyn Sizer> {
+                Some(self)
+            }
+            fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
+            where
+                Self: 'v,
+            {
+                let $s = self;
+                Box::new($clone)
+            }
+            fn as_any(&self) -> Option<&dyn Any> {
+                None
+            }
+        }
+    };
 }
+
+map_view_val!(Domains, |s| Domains::new(s.map));
+map_view_val!(DomainView, |s| DomainView {
+    map: s.map,
+    domain: s.domain,
+    keys: OnceLock::new(),
+});
 
 impl<V: ToCel> Indexer for Domains<'_, V> {
     fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
@@ -264,43 +278,6 @@ impl<'a, V> DomainView<'a, V> {
             self.entries()
                 .map(|(qn, _)| CelString::from(qn.name.as_str()))
                 .collect()
-        })
-    }
-}
-
-impl<V: ToCel> Val for DomainView<'_, V> {
-    fn get_type(&self) -> &Type {
-        &MAP_TYPE
-    }
-    fn cel_type() -> &'static Type {
-        &MAP_TYPE
-    }
-    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
-    where
-        Self: 'v,
-    {
-        Some(self)
-    }
-    fn as_container(&self) -> Option<&dyn Container> {
-        Some(self)
-    }
-    fn as_iterable<'b, 'v>(&'b self) -> Option<&'b (dyn Iterable + 'v)>
-    where
-        Self: 'v,
-    {
-        Some(self)
-    }
-    fn as_sizer(&self) -> Option<&dyn Sizer> {
-        Some(self)
-    }
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(DomainView {
-            map: self.map,
-            domain: self.domain,
-            keys: OnceLock::new(),
         })
     }
 }

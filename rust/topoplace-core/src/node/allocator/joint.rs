@@ -79,8 +79,9 @@ pub(super) fn place(m: &Machine, l: &Ledger, req: &AllocRequest) -> Result<Outco
         return Ok(Outcome::Refused(refusal));
     }
     let t = &m.devices;
+    let model = dev.gpu_model.as_deref().map(str::to_lowercase);
     let gpus: Vec<u32> = (0..to_u32(t.gpus()))
-        .filter(|&g| l.gpu_free[g as usize] && matches(t, dev, g))
+        .filter(|&g| l.gpu_free[g as usize] && matches(t, dev, model.as_deref(), g))
         .collect();
     if (gpus.len() as u64) < u64::from(dev.gpus) {
         return Ok(Outcome::Refused(short_of_gpus(t, l, dev, gpus.len())));
@@ -125,13 +126,11 @@ pub(super) fn place(m: &Machine, l: &Ledger, req: &AllocRequest) -> Result<Outco
     Ok(Outcome::Refused(not_aligned(m, l, req, level, &gpus)))
 }
 
-/// Whether GPU `g` meets the model and memory constraints.
-fn matches(t: &DeviceTable, dev: &DeviceRequest, g: u32) -> bool {
-    let model_ok = dev
-        .gpu_model
-        .as_ref()
-        .is_none_or(|want| t.gpu_model[g as usize].contains(&want.to_lowercase()));
-    model_ok && t.gpu_memory[g as usize] >= dev.gpu_min_memory
+/// Whether GPU `g` meets the model (`model`: the request's, lowercased once by the caller)
+/// and memory constraints.
+fn matches(t: &DeviceTable, dev: &DeviceRequest, model: Option<&str>, g: u32) -> bool {
+    model.is_none_or(|want| t.gpu_model[g as usize].contains(want))
+        && t.gpu_memory[g as usize] >= dev.gpu_min_memory
 }
 
 /// The best placement at `level`, with its home (dense nodes).
@@ -174,15 +173,15 @@ fn search(
                 .collect();
             let problem = Problem {
                 table: t,
-                gpus: dom_gpus.clone(),
-                nics: dom_nics.clone(),
+                gpus: &dom_gpus,
+                nics: &dom_nics,
                 k: dev.gpus as usize,
                 per_gpu: dev.nics_per_gpu as usize,
                 count: dev.nics as usize,
                 root: level == AlignLevel::PcieRoot,
                 pen,
-                numa_gpus: numa_gpus.clone(),
-                pkg_gpus: pkg_gpus.clone(),
+                numa_gpus: &numa_gpus,
+                pkg_gpus: &pkg_gpus,
             };
             // Later homes and domains must beat the best so far strictly (ties keep the first),
             // so the search prunes against it from the start.

@@ -20,9 +20,9 @@ const FORBIDDEN: i64 = 1 << 40;
 pub(super) struct Problem<'a> {
     pub(super) table: &'a DeviceTable,
     /// Candidate GPUs, ascending.
-    pub(super) gpus: Vec<u32>,
+    pub(super) gpus: &'a [u32],
     /// Candidate NICs, ascending.
-    pub(super) nics: Vec<u32>,
+    pub(super) nics: &'a [u32],
     /// GPUs to choose.
     pub(super) k: usize,
     /// NICs per GPU (per-GPU mode).
@@ -34,9 +34,9 @@ pub(super) struct Problem<'a> {
     /// NUMA penalty of a device on each dense node (0 when there is no home).
     pub(super) pen: Vec<i64>,
     /// Per dense node: GPUs in all, and GPUs free before this placement.
-    pub(super) numa_gpus: Vec<(u32, u32)>,
+    pub(super) numa_gpus: &'a [(u32, u32)],
     /// Per package: GPUs in all, and GPUs free before this placement.
-    pub(super) pkg_gpus: Vec<(u32, u32)>,
+    pub(super) pkg_gpus: &'a [(u32, u32)],
 }
 
 /// The score of a placement and its parts. `total = gpu_links + nic_paths - numa_distance -
@@ -112,7 +112,7 @@ pub(super) fn solve(p: &Problem<'_>, floor: Option<i64>) -> Option<Found> {
     };
     let mut unary = Vec::with_capacity(n);
     let mut vals: Vec<i64> = Vec::with_capacity(p.nics.len());
-    for &g in &p.gpus {
+    for &g in p.gpus {
         let mut u = -p.pen_of(t.gpu_numa[g as usize]);
         if p.per_gpu > 0 {
             vals.clear();
@@ -336,7 +336,7 @@ impl Search<'_> {
         if p.count > 0 {
             // Each NIC by its best path to a chosen GPU; the best `count`, lowest index on ties.
             self.ranked.clear();
-            for &c in &p.nics {
+            for &c in p.nics {
                 let mut best: Option<(u32, u32)> = None;
                 for &q in &self.chosen {
                     let g = p.gpus[q];
@@ -430,7 +430,7 @@ impl Search<'_> {
         };
         let numa = |g: u32| t.gpu_numa[g as usize];
         let pkg = |g: u32| t.package_of(t.gpu_numa[g as usize]);
-        split(&numa, &p.numa_gpus) + split(&pkg, &p.pkg_gpus)
+        split(&numa, p.numa_gpus) + split(&pkg, p.pkg_gpus)
     }
 }
 

@@ -232,79 +232,66 @@ impl Ledger {
 
     /// Records `grant` (which must pass [`Self::can_hold`]).
     pub(super) fn apply(&mut self, m: &Machine, owner: String, grant: Grant) {
-        for cpu in grant.cpus.iter() {
-            self.take_cpu(m, cpu);
-        }
-        set_all(&mut self.gpu_free, &grant.gpus, false);
-        set_all(&mut self.nic_free, &grant.nics, false);
-        for kind in MemKind::ALL {
-            for &(node, bytes) in grant.memory_of(kind) {
-                if let Some(f) = self.mem_free[kind.index()].get_mut(node as usize) {
-                    *f = f.saturating_sub(bytes);
-                }
-            }
-        }
-        if grant.holds_memory() {
-            let group = dense_mask(m, &grant.numa_nodes);
-            for os in &grant.numa_nodes {
-                let Some(d) = m.os_ids.iter().position(|o| o == os) else {
-                    continue;
-                };
-                if let Some(a) = self.mm_assign.get_mut(d) {
-                    *a += 1;
-                }
-                if let Some(list) = self.mm_groups.get_mut(d) {
-                    match list.binary_search_by_key(&group, |&(g, _)| g) {
-                        Ok(i) => {
-                            if let Some(entry) = list.get_mut(i) {
-                                entry.1 += 1;
-                            }
-                        }
-                        Err(i) => list.insert(i, (group, 1)),
-                    }
-                }
-            }
-        }
+        self.account(m, &grant, true);
         self.grants.insert(owner, grant);
     }
 
     /// Removes and returns `owner`'s grant, giving its resources back.
     pub(super) fn remove(&mut self, m: &Machine, owner: &str) -> Option<Grant> {
         let grant = self.grants.remove(owner)?;
+        self.account(m, &grant, false);
+        Some(grant)
+    }
+
+    /// Takes (`take`) or gives back everything `grant` holds: CPUs, devices, memory per kind,
+    /// and the Memory Manager's per-node assignment counts and groups.
+    fn account(&mut self, m: &Machine, grant: &Grant, take: bool) {
         for cpu in grant.cpus.iter() {
-            self.give_cpu(m, cpu);
+            if take {
+                self.take_cpu(m, cpu);
+            } else {
+                self.give_cpu(m, cpu);
+            }
         }
-        set_all(&mut self.gpu_free, &grant.gpus, true);
-        set_all(&mut self.nic_free, &grant.nics, true);
+        set_all(&mut self.gpu_free, &grant.gpus, !take);
+        set_all(&mut self.nic_free, &grant.nics, !take);
         for kind in MemKind::ALL {
             for &(node, bytes) in grant.memory_of(kind) {
                 if let Some(f) = self.mem_free[kind.index()].get_mut(node as usize) {
-                    *f = f.saturating_add(bytes);
+                    *f = if take {
+                        f.saturating_sub(bytes)
+                    } else {
+                        f.saturating_add(bytes)
+                    };
                 }
             }
         }
-        if grant.holds_memory() {
-            let group = dense_mask(m, &grant.numa_nodes);
-            for os in &grant.numa_nodes {
-                let Some(d) = m.os_ids.iter().position(|o| o == os) else {
-                    continue;
-                };
-                if let Some(a) = self.mm_assign.get_mut(d) {
-                    *a = a.saturating_sub(1);
-                }
-                if let Some(list) = self.mm_groups.get_mut(d) {
-                    if let Some(pos) = list.iter().position(|(g, _)| *g == group) {
-                        if let Some(entry) = list.get_mut(pos) {
-                            entry.1 = entry.1.saturating_sub(1);
-                            if entry.1 == 0 {
-                                list.remove(pos);
-                            }
-                        }
+        if !grant.holds_memory() {
+            return;
+        }
+        let group = dense_mask(m, &grant.numa_nodes);
+        for os in &grant.numa_nodes {
+            let Some(d) = m.os_ids.iter().position(|o| o == os) else {
+                continue;
+            };
+            if let Some(a) = self.mm_assign.get_mut(d) {
+                *a = if take { *a + 1 } else { a.saturating_sub(1) };
+            }
+            let Some(list) = self.mm_groups.get_mut(d) else {
+                continue;
+            };
+            match (list.binary_search_by_key(&group, |&(g, _)| g), take) {
+                (Ok(i), true) => list[i].1 += 1,
+                (Err(i), true) => list.insert(i, (group, 1)),
+                (Ok(i), false) => {
+                    list[i].1 = list[i].1.saturating_sub(1);
+                    if list[i].1 == 0 {
+                        list.remove(i);
                     }
                 }
+                (Err(_), false) => {}
             }
         }
-        Some(grant)
     }
 
     /// The Memory Manager's `Cells` of dense node `d`: the union of the groups of the memory

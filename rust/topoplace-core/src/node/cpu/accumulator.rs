@@ -11,6 +11,7 @@
 //! - single CPUs follow the core order (packed: siblings together) or the socket order
 //!   (spread: ascending id inside each socket).
 
+use super::PickError;
 use super::details::{CpuDetails, Level};
 use crate::topology::CpuSet;
 
@@ -89,6 +90,25 @@ impl<'a> CpuAccumulator<'a> {
     #[must_use]
     pub fn is_failed(&self) -> bool {
         self.needed > to_i64(self.free.len())
+    }
+
+    /// The answer before any picking, when there is one: nothing to pick (an empty set), or
+    /// more requested than `available` holds (the picker's error). Shared by the packed and
+    /// distributed pickers, which start the same way.
+    pub(super) fn settled_before_picking(
+        &self,
+        requested: usize,
+        available: &CpuSet,
+    ) -> Option<Result<CpuSet, PickError>> {
+        if self.is_satisfied() {
+            return Some(Ok(CpuSet::new()));
+        }
+        self.is_failed().then(|| {
+            Err(PickError::NotEnoughCpus {
+                requested,
+                available: available.len(),
+            })
+        })
     }
 
     fn needs_at_least(&self, n: usize) -> bool {

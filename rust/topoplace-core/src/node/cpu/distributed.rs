@@ -32,14 +32,8 @@ pub fn take_by_topology_distributed(
         return take_by_topology_packed(details, available, n, strategy, false);
     }
     let mut acc = CpuAccumulator::new(details, available, n, strategy);
-    if acc.is_satisfied() {
-        return Ok(CpuSet::new());
-    }
-    if acc.is_failed() {
-        return Err(PickError::NotEnoughCpus {
-            requested: n,
-            available: available.len(),
-        });
+    if let Some(answer) = acc.settled_before_picking(n, available) {
+        return answer;
     }
     let numas = acc.sorted_numa_nodes();
     let free: BTreeMap<u32, usize> = numas

@@ -25,14 +25,8 @@ pub fn take_by_topology_packed(
     prefer_uncore: bool,
 ) -> Result<CpuSet, PickError> {
     let mut acc = CpuAccumulator::new(details, available, n, strategy);
-    if acc.is_satisfied() {
-        return Ok(CpuSet::new());
-    }
-    if acc.is_failed() {
-        return Err(PickError::NotEnoughCpus {
-            requested: n,
-            available: available.len(),
-        });
+    if let Some(answer) = acc.settled_before_picking(n, available) {
+        return answer;
     }
     acc.take_full_first_level();
     if acc.is_satisfied() {
