@@ -31,6 +31,16 @@ def fmt(seconds: float) -> str:
     return f"{seconds * 1e3:9.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:9.1f} us"
 
 
+def peers(py: dict[str, float], plain_suffix: str, ours_suffix: str, what: str) -> None:
+    """Prints the ratio of each `test_X<plain_suffix>` to its `test_X<ours_suffix>`."""
+    for name, plain in sorted(py.items()):
+        if name.endswith(plain_suffix):
+            ours = py.get(name.removesuffix(plain_suffix) + ours_suffix)
+            if ours:
+                case = name.removeprefix("test_").removesuffix(plain_suffix)
+                print(f"  {what} {case:40s} {plain / ours:8.1f}x")
+
+
 def main() -> int:
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "target")
     rust = criterion_medians(target)
@@ -56,13 +66,10 @@ def main() -> int:
     etree, ours = py.get("test_etree_fromstring_192em64t"), py.get("test_from_hwloc_xml_192em64t")
     if etree and ours:
         print(f"  xml.etree read / topoplace full parse (192em64t) {etree / ours:6.2f}x")
-    # Every plain-Python peer `test_X_plain_python` beside its `test_X_topoplace`.
-    for name, plain in sorted(py.items()):
-        if name.endswith("_plain_python"):
-            ours = py.get(name.removesuffix("_plain_python") + "_topoplace")
-            if ours:
-                case = name.removeprefix("test_").removesuffix("_plain_python")
-                print(f"  plain Python / topoplace {case:40s} {plain / ours:8.1f}x")
+    # Every plain-Python peer `test_X_plain_python` beside its `test_X_topoplace`, and the
+    # scheduler's plain DRA search `test_X_plain_search` beside `test_X_exact`.
+    peers(py, "_plain_python", "_topoplace", "plain Python / topoplace")
+    peers(py, "_plain_search", "_exact", "DRA plain search / exact")
     calls = [
         (name, value)
         for name, value in sorted(py.items())

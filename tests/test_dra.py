@@ -32,6 +32,7 @@ GPU_NODE = objects("node-8gpu-2numa-8nic.resourceslices")
 CPU_GROUPED = objects("cpu-2socket-grouped.resourceslices")
 MIG_NODE = objects("gpu-partitionable-mig.v1_35plus.resourceslices")
 MIG_NODE_134 = objects("gpu-partitionable-mig.v1_34.resourceslice")
+HELD = objects("resourceclaim-allocated.example")
 
 
 def claim(name: str) -> dict[str, Any]:
@@ -226,7 +227,181 @@ def test_result_round_trips_as_allocated_example() -> None:
     assert len(dra.parse_claims(done)) == 1
 
 
+# --- claims already allocated ------------------------------------------------------------
+
+
+def held(name: str) -> dict[str, Any]:
+    found = [c for c in HELD if c["metadata"]["name"] == name]
+    assert len(found) == 1
+    return copy.deepcopy(found[0])
+
+
+def cpu_claim(name: str, cpus: int) -> dict[str, Any]:
+    exactly = {"deviceClassName": "dra.cpu", "capacity": {"requests": {"dra.cpu/cpu": str(cpus)}}}
+    return {
+        "metadata": {"name": name, "namespace": "training"},
+        "spec": {"devices": {"requests": [{"name": "cpus", "exactly": exactly}]}},
+    }
+
+
+def cpu_share(name: str, device: str, cpus: int) -> dict[str, Any]:
+    share = held("cpus-from-numa-group")
+    share["metadata"]["name"] = name
+    result = share["status"]["allocation"]["devices"]["results"][0]
+    result["device"] = device
+    result["consumedCapacity"] = {"dra.cpu/cpu": str(cpus)}
+    return share
+
+
+def cpu_device(held_claims: list[dict[str, Any]], cpus: int = 32) -> list[str] | None:
+    result = dra.allocate(
+        CPU_GROUPED,
+        CLASSES,
+        cpu_claim("more-cpus", cpus),
+        node="gpu-node-01",
+        allocated_claims=held_claims,
+        features=[CONSUMABLE],
+    )
+    return None if isinstance(result, dra.Unsatisfiable) else devices(result[0])
+
+
+def test_allocated_claims_hold_whole_devices() -> None:
+    # The example holds gpu-0 and gpu0rdma0: the same claim again gets the next pair.
+    again = allocated(
+        dra.allocate(
+            GPU_NODE,
+            CLASSES,
+            claim("gpu-nic-same-pcie-root"),
+            node="gpu-node-01",
+            allocated_claims=[held("gpu-nic-same-pcie-root")],
+        )
+    )
+    assert devices(again[0]) == ["gpu-1", "gpu1rdma0"]
+    # The same as naming the devices, in every form the claims take.
+    refs = [{"driver": "gpu.nvidia.com", "pool": "gpu-node-01", "device": "gpu-0"}]
+    by_ref = dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), node="gpu-node-01", allocated=refs)
+    forms: list[Any] = [
+        [held("gpu-nic-same-pcie-root")],
+        held("gpu-nic-same-pcie-root"),
+        json.dumps(HELD[:1]),
+        dra.parse_claims(HELD[:1]),
+        (c for c in HELD[:1]),
+    ]
+    for form in forms:
+        got = dra.allocate(
+            GPU_NODE, CLASSES, claim("two-gpus"), node="gpu-node-01", allocated_claims=form
+        )
+        assert got == by_ref
+        assert devices(allocated(got)[0]) == ["gpu-1", "gpu-2"]
+
+
+def test_allocated_claims_share_capacity() -> None:
+    # Nothing held: 32 CPUs from the first NUMA group.
+    assert cpu_device([]) == ["cpudevnuma000"]
+    # The example's share takes 16 of its 64 CPUs: 48 are left, 32 still fit there.
+    assert cpu_device([held("cpus-from-numa-group")]) == ["cpudevnuma000"]
+    # A share of 48 leaves 16: 32 CPUs go to the other NUMA group.
+    assert cpu_device([cpu_share("big", "cpudevnuma000", 48)]) == ["cpudevnuma001"]
+    # Shares add up, per device.
+    two = [cpu_share("a", "cpudevnuma000", 24), cpu_share("b", "cpudevnuma000", 24)]
+    assert cpu_device(two) == ["cpudevnuma001"]
+    assert cpu_device(two, 16) == ["cpudevnuma000"]
+    both = [cpu_share("a", "cpudevnuma000", 48), cpu_share("b", "cpudevnuma001", 48)]
+    assert cpu_device(both) is None
+    # A claim with no allocation holds nothing.
+    pending = held("cpus-from-numa-group")
+    del pending["status"]
+    assert cpu_device([pending, cpu_share("big", "cpudevnuma001", 48)]) == ["cpudevnuma000"]
+
+
+def test_allocated_claims_without_consumable_capacity_hold_the_device() -> None:
+    # With the gate off a share is not told apart: the whole group is held, as upstream.
+    result = allocated(
+        dra.allocate(
+            GPU_NODE + CPU_GROUPED,
+            CLASSES,
+            claim("four-gpu-nic-pairs-one-numa"),
+            node="gpu-node-01",
+            allocated_claims=[held("cpus-from-numa-group")],
+        )
+    )
+    results = result[0]["devices"]["results"]
+    assert [r["device"] for r in results if r["driver"] == "dra.cpu"] == ["cpudevnuma001"]
+    assert [r["device"] for r in results if r["driver"] == "gpu.nvidia.com"] == [
+        "gpu-4",
+        "gpu-5",
+        "gpu-6",
+        "gpu-7",
+    ]
+
+
+@pytest.mark.parametrize("slices", [MIG_NODE, MIG_NODE_134], ids=["v1_35plus", "v1_34"])
+def test_allocated_claims_consume_counters(slices: list[dict[str, Any]]) -> None:
+    # The example holds the 3g.40gb half at memory slices 0-3: the full GPU no longer fits.
+    result = allocated(
+        dra.allocate(
+            slices,
+            CLASSES,
+            claim("gpu-or-mig-fallback"),
+            node="mig-node-01",
+            allocated_claims=[held("gpu-or-mig-fallback")],
+            features=[PRIO, PART],
+        )
+    )
+    assert requests(result[0]) == ["accel/half"]
+    assert devices(result[0]) == ["gpu-0-mig-9-4-4"]
+
+
+def test_allocate_many_with_allocated_claims() -> None:
+    out = dra.allocate_many(
+        {"gpu-node-01": GPU_NODE, "other": node_copy("other")},
+        CLASSES,
+        claim("two-gpus"),
+        allocated_claims=[held("gpu-nic-same-pcie-root")],
+    )
+    assert devices(allocated(out["gpu-node-01"])[0]) == ["gpu-1", "gpu-2"]
+    assert devices(allocated(out["other"])[0]) == ["gpu-0", "gpu-1"]
+
+
 # --- errors -----------------------------------------------------------------------------
+
+
+def test_feature_gates_known_ignored_and_unknown() -> None:
+    plain = dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), node="gpu-node-01")
+    ignored = ["DynamicResourceAllocation", "DRAResourceClaimDeviceStatus", "DRAExtendedResource"]
+    assert (
+        dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), node="gpu-node-01", features=ignored)
+        == plain
+    )
+    with pytest.raises(InvalidValueError, match='unknown DRA feature gate "DRAPrioritisedList"'):
+        dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), features=[PRIO, "DRAPrioritisedList"])
+    with pytest.raises(InvalidValueError, match=r"known: DRAAdminAccess, .*DynamicResourceAll"):
+        dra.allocate_many({"n": GPU_NODE}, CLASSES, claim("two-gpus"), features=["Nope"])
+
+
+def test_inconsistent_counter_pool_is_the_schedulers_error() -> None:
+    # 1.35+ layout: a device consuming a counter set no slice of its pool defines.
+    bad = copy.deepcopy(MIG_NODE)
+    device = bad[1]["spec"]["devices"][0]
+    device["consumesCounters"][0]["counterSet"] = "gpu-9-counter-set"
+    c = claim("gpu-or-mig-fallback")
+    with pytest.raises(InvalidValueError, match="counter set gpu-9-counter-set not found"):
+        dra.allocate(bad, CLASSES, c, node="mig-node-01", features=[PRIO, PART])
+    # A slice with both devices and counters beside a counter-only slice of the same pool.
+    mixed = copy.deepcopy(MIG_NODE)
+    mixed[1]["spec"]["sharedCounters"] = [{"name": "extra", "counters": {"x": {"value": "1"}}}]
+    with pytest.raises(InvalidValueError, match="only one of sharedCounters and devices"):
+        dra.allocate(mixed, CLASSES, c, node="mig-node-01", features=[PRIO, PART])
+
+
+def test_slice_limits_are_object_errors() -> None:
+    bad = copy.deepcopy(MIG_NODE)
+    consumes = bad[1]["spec"]["devices"][0]["consumesCounters"]
+    consumes.extend({"counterSet": f"set-{i}", "counters": {"c": {"value": "1"}}} for i in range(2))
+    with pytest.raises(ObjectError) as info:
+        dra.parse_slices(bad)
+    assert info.value.path == "spec.devices[0].consumesCounters"
+    assert "at most 2" in str(info.value)
 
 
 def test_malformed_claim_names_object_and_path() -> None:
@@ -251,8 +426,10 @@ def test_malformed_slice_and_wrong_kind() -> None:
 def test_bad_json_text_and_bad_inputs() -> None:
     with pytest.raises(InvalidValueError):
         dra.parse_claims("{not json")
-    with pytest.raises(InvalidValueError, match="not implemented yet"):
-        dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), mode="scored")
+    with pytest.raises(InvalidValueError, match='unknown DRA allocation mode "fastest"'):
+        dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), mode="fastest")
+    with pytest.raises(InvalidValueError, match="alignment: unknown level 'rack'"):
+        dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), mode="scored", alignment={"rack": []})
     with pytest.raises(InvalidValueError, match="pool"):
         dra.allocate(GPU_NODE, CLASSES, claim("two-gpus"), allocated=[{"driver": "x"}])
     with pytest.raises(InvalidValueError):
@@ -313,7 +490,7 @@ def test_allocate_many_mixed_answers_and_nodes() -> None:
     assert isinstance(out["a"], dra.Unsatisfiable)
     assert len(devices(allocated(out["b"])[0])) == 8
     assert isinstance(out["c"], dra.Unsatisfiable)  # slices of node "x" under the name "c"
-    with pytest.raises(InvalidValueError, match="not implemented"):
+    with pytest.raises(InvalidValueError, match="unknown DRA allocation mode"):
         dra.allocate_many(by_node, CLASSES, claim("two-gpus"), mode="fast")
 
 
@@ -404,3 +581,67 @@ def test_load_objects_yaml_dir(tmp_path: Path) -> None:
     )
     (tmp_path / "ignored.txt").write_text("x")
     assert dra.load_objects(tmp_path) == GPU_NODE + CPU_GROUPED
+
+
+def test_cli_scored_and_allocated_claims(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slices = write(tmp_path, "gpu.json", GPU_NODE)
+    classes = write(tmp_path, "classes.json", CLASSES)
+    pairs = {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": "pairs", "namespace": "default"},
+        "spec": {
+            "devices": {
+                "requests": [
+                    {"name": "gpu", "exactly": {"deviceClassName": "gpu.nvidia.com", "count": 2}},
+                    {"name": "nic", "exactly": {"deviceClassName": "dranet-rdma", "count": 2}},
+                ]
+            }
+        },
+    }
+    claims = write(tmp_path, "claims.json", [pairs])
+    argv = ["dra", "--slices", str(slices), "--classes", str(classes), "--claims", str(claims)]
+    # gpu-0 is held by an allocated claim: first fit takes gpu-1, gpu-2 and the first NICs;
+    # scored pairs each GPU with the NIC on its PCIe root.
+    held = copy.deepcopy(pairs)
+    held["metadata"]["name"] = "held"
+    held["status"] = {
+        "allocation": {
+            "devices": {
+                "results": [
+                    {
+                        "request": "gpu",
+                        "driver": "gpu.nvidia.com",
+                        "pool": "gpu-node-01",
+                        "device": "gpu-0",
+                    }
+                ]
+            }
+        }
+    }
+    argv += ["--allocated-claims", str(write(tmp_path, "held.json", [held])), "--format", "json"]
+    assert main(argv) == 0
+    exact = devices(json.loads(capsys.readouterr().out)[0]["status"]["allocation"])
+    assert exact == ["gpu-1", "gpu-2", "gpu0rdma0", "gpu1rdma0"]
+    assert main([*argv, "--mode", "scored"]) == 0
+    scored = devices(json.loads(capsys.readouterr().out)[0]["status"]["allocation"])
+    assert scored == ["gpu-1", "gpu-2", "gpu1rdma0", "gpu2rdma0"]
+
+
+def test_allocate_many_answers_decode_when_read() -> None:
+    by_node = {"a": GPU_NODE, "b": GPU_NODE}
+    busy = [
+        {"driver": "gpu.nvidia.com", "pool": "gpu-node-01", "device": f"gpu-{i}"} for i in range(7)
+    ]
+    out = dra.allocate_many(
+        by_node, CLASSES, claim("two-gpus"), nodes={"a": "gpu-node-01"}, allocated=busy
+    )
+    assert list(out) == ["a", "b"] and len(out) == 2
+    assert out.feasible() == []  # "a" has one GPU left; "b" reaches no device
+    assert repr(out) == "<Allocations: 0 of 2 nodes feasible>"
+    assert isinstance(out["a"], dra.Unsatisfiable) and out["a"] is out["a"]
+    assert "wants 2" in out["a"].reason
+    with pytest.raises(KeyError):
+        out["c"]

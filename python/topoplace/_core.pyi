@@ -436,7 +436,10 @@ def dra_allocate(
     claims: DraClaims,
     node: str | None = None,
     allocated: Sequence[tuple[str, str, str]] = ...,
+    allocated_claims: DraClaims | None = ...,
     features: Sequence[str] = ...,
+    mode: str = ...,
+    alignment: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = ...,
 ) -> tuple[bool, str]: ...
 def dra_allocate_many(
     slices: Sequence[DraSlices],
@@ -444,5 +447,8 @@ def dra_allocate_many(
     claims: DraClaims,
     nodes: Sequence[str | None],
     allocated: Sequence[tuple[str, str, str]] = ...,
+    allocated_claims: DraClaims | None = ...,
     features: Sequence[str] = ...,
+    mode: str = ...,
+    alignment: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = ...,
 ) -> list[tuple[bool, str]]: ...

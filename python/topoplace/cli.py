@@ -56,8 +56,15 @@ def _dra(args: argparse.Namespace) -> int:
         node = names.pop() if len(names) == 1 else None
     features = [f for item in args.features for f in item.split(",") if f]
     claims = dra.load_objects(args.claims)
+    in_use = [obj for path in args.allocated_claims for obj in dra.load_objects(path)]
     result = dra.allocate(
-        slices, dra.load_objects(args.classes), claims, node=node, features=features
+        slices,
+        dra.load_objects(args.classes),
+        claims,
+        node=node,
+        features=features,
+        allocated_claims=in_use,
+        mode=args.mode,
     )
     if isinstance(result, dra.Unsatisfiable):
         sys.stderr.write(f"topoplace: cannot allocate on {node or '<no node>'}: {result.reason}\n")
@@ -228,6 +235,19 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="GATE[,GATE...]",
         help="feature gates on, e.g. DRAPrioritizedList (repeatable)",
+    )
+    dra_cmd.add_argument(
+        "--allocated-claims",
+        action="append",
+        default=[],
+        metavar="DIR_OR_FILE",
+        help="ResourceClaims already allocated (their status.allocation is in use; repeatable)",
+    )
+    dra_cmd.add_argument(
+        "--mode",
+        choices=["exact", "plain", "pruned", "scored"],
+        default="exact",
+        help="exact/plain/pruned: the scheduler's answer; scored: the best-aligned one",
     )
     dra_cmd.add_argument(
         "--format",

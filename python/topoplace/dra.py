@@ -21,18 +21,19 @@ and :func:`parse_claims` and pass the parsed handles instead.
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeAlias
 
 from topoplace._core import DraClaims, DraClasses, DraSlices, dra_allocate, dra_allocate_many
+from topoplace._yaml import yaml_module
 from topoplace.errors import InvalidValueError
 
 __all__ = [
+    "ALIGNMENT",
+    "Allocations",
     "MODES",
     "AllocationResult",
     "ClaimsLike",
@@ -52,8 +53,18 @@ __all__ = [
     "yaml_module",
 ]
 
-#: Allocation modes. Only ``"exact"`` (kube-scheduler's first-fit answer) is implemented.
-MODES: tuple[str, ...] = ("exact",)
+#: Allocation modes (``docs/dra.md``): ``"exact"``, ``"plain"`` and ``"pruned"`` all give
+#: kube-scheduler's own first-fit answer (``"plain"`` is its search as it is, exponential on
+#: some refusals; ``"pruned"`` drops branches without solutions; ``"exact"`` runs the plain
+#: search while it stays small, then the pruned one); ``"scored"`` gives the best-aligned
+#: feasible allocation.
+MODES: tuple[str, ...] = ("exact", "plain", "pruned", "scored")
+#: The attributes ``mode="scored"`` aligns on by default, per level, in order of precedence.
+ALIGNMENT: dict[str, tuple[str, ...]] = {
+    "pcie_root": ("resource.kubernetes.io/pcieRoot",),
+    "numa": ("resource.kubernetes.io/numaNode", "dra.net/numaNode", "dra.cpu/numaNodeID"),
+    "socket": ("resource.kubernetes.io/socket", "dra.cpu/socketID"),
+}
 
 _Objects: TypeAlias = str | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 #: ResourceSlices: dicts, a list of dicts, a ``ResourceSliceList``, JSON text, or parsed.
@@ -137,11 +148,28 @@ def _device_refs(allocated: Iterable[_DeviceRef]) -> list[tuple[str, str, str]]:
     return refs
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
+def _allocated_claims(claims: ClaimsLike | Iterable[Mapping[str, Any]]) -> DraClaims | None:
+    if isinstance(claims, (DraClaims, str, bytes, Mapping)):
+        return parse_claims(claims)
+    listed = list(claims)
+    return parse_claims(listed) if listed else None
+
+
+def _alignment(
+    alignment: Mapping[str, Sequence[str]] | None,
+) -> tuple[list[str], list[str], list[str]] | None:
+    if alignment is None:
+        return None
+    unknown = sorted(set(alignment) - set(ALIGNMENT))
+    if unknown:
         raise InvalidValueError(
-            f"mode {mode!r} is not implemented yet (implemented: {', '.join(MODES)})"
+            f"alignment: unknown level {unknown[0]!r} (levels: {', '.join(ALIGNMENT)})"
         )
+    levels = {**ALIGNMENT, **alignment}
+    for level, names in levels.items():
+        if isinstance(names, str):
+            raise InvalidValueError(f"alignment[{level!r}]: a list of attribute names, not a str")
+    return (list(levels["pcie_root"]), list(levels["numa"]), list(levels["socket"]))
 
 
 def _result(pair: tuple[bool, str]) -> list[AllocationResult] | Unsatisfiable:
@@ -159,8 +187,10 @@ def allocate(
     *,
     node: NodeLike | None = None,
     allocated: Iterable[_DeviceRef] = (),
+    allocated_claims: ClaimsLike | Iterable[Mapping[str, Any]] = (),
     features: Iterable[str] = (),
     mode: str = "exact",
+    alignment: Mapping[str, Sequence[str]] | None = None,
 ) -> list[AllocationResult] | Unsatisfiable:
     """Allocates every claim together on ``node``, as kube-scheduler 1.34 would.
 
@@ -170,9 +200,23 @@ def allocate(
         claims: the claims to allocate together, in order.
         node: the node (``None``: only devices of ``allNodes`` slices are reachable).
         allocated: devices already in use, as ``{"driver", "pool", "device"}`` dicts.
-        features: the feature gates on (``"DRAPrioritizedList"``...); unknown names are
-            ignored.
-        mode: ``"exact"`` (the scheduler's own first-fit answer), the only mode so far.
+        allocated_claims: ResourceClaims already allocated (to other pods), in the forms
+            ``claims`` takes. What their ``status.allocation`` holds is in use, as the
+            scheduler counts it: each device result takes its device, except a share of a
+            multi-allocatable device (``shareID`` set, with ``DRAConsumableCapacity`` on),
+            which takes its ``consumedCapacity`` from the device, and an ``adminAccess``
+            result, which takes nothing. Claims without an allocation are skipped.
+        features: the feature gates on (``"DRAPrioritizedList"``...). The other DRA gates
+            of Kubernetes 1.34 to 1.36 (``"DynamicResourceAllocation"``...) are accepted and
+            change nothing; any other name raises :class:`~topoplace.errors.InvalidValueError`.
+        mode: ``"exact"`` (the scheduler's own first-fit answer, fast also when it is "no"),
+            ``"plain"`` (the same, by the scheduler's search as it is: the reference),
+            ``"pruned"`` (the same, pruned search only) or ``"scored"`` (the best-aligned
+            feasible allocation: GPUs with their NICs on one PCIe root, then one NUMA node,
+            then one socket; see ``docs/dra.md``).
+        alignment: for ``"scored"``, the attributes giving a device's place, per level
+            (``"pcie_root"``, ``"numa"``, ``"socket"``), first found wins; levels not given
+            keep :data:`ALIGNMENT`.
 
     Returns:
         One ``status.allocation`` dict per claim, in order, or :class:`Unsatisfiable`.
@@ -180,19 +224,57 @@ def allocate(
     Raises:
         ObjectError: an object is malformed (names the object and the field's path).
         InvalidValueError: the scheduler itself would fail (unknown class, a selector that
-            does not compile, a feature used while its gate is off...) or ``mode`` is not
-            implemented.
+            does not compile, a feature used while its gate is off, an invalid pool reached
+            by the search...), a feature gate is unknown, or ``mode`` or ``alignment`` is
+            not one of those documented.
     """
-    _check_mode(mode)
     pair = dra_allocate(
         parse_slices(slices),
         parse_classes(classes),
         parse_claims(claims),
         None if node is None else _node_text(node),
         _device_refs(allocated),
+        _allocated_claims(allocated_claims),
         list(features),
+        mode,
+        _alignment(alignment),
     )
     return _result(pair)
+
+
+class Allocations(Mapping[str, "list[AllocationResult] | Unsatisfiable"]):
+    """What :func:`allocate_many` decided, by node name in the order given.
+
+    A read-only mapping. Each node's answer is decoded when it is first read; a scheduler
+    that only filters nodes (:meth:`feasible`) never pays for the allocations it does not use.
+    """
+
+    __slots__ = ("_decoded", "_index", "_pairs")
+
+    def __init__(self, names: Sequence[str], pairs: Sequence[tuple[bool, str]]) -> None:
+        self._index = {name: i for i, name in enumerate(names)}
+        self._pairs = pairs
+        self._decoded: dict[int, list[AllocationResult] | Unsatisfiable] = {}
+
+    def __getitem__(self, name: str) -> list[AllocationResult] | Unsatisfiable:
+        i = self._index[name]
+        got = self._decoded.get(i)
+        if got is None:
+            got = self._decoded[i] = _result(self._pairs[i])
+        return got
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def feasible(self) -> list[str]:
+        """The nodes where every claim can be allocated, in order (nothing is decoded)."""
+        return [name for name, i in self._index.items() if self._pairs[i][0]]
+
+    def __repr__(self) -> str:
+        return f"<Allocations: {len(self.feasible())} of {len(self)} nodes feasible>"
 
 
 def allocate_many(
@@ -202,17 +284,20 @@ def allocate_many(
     *,
     nodes: Mapping[str, NodeLike] | None = None,
     allocated: Iterable[_DeviceRef] = (),
+    allocated_claims: ClaimsLike | Iterable[Mapping[str, Any]] = (),
     features: Iterable[str] = (),
     mode: str = "exact",
-) -> dict[str, list[AllocationResult] | Unsatisfiable]:
+    alignment: Mapping[str, Sequence[str]] | None = None,
+) -> Allocations:
     """:func:`allocate` of one claim set against many nodes, in one call with the GIL released.
 
     ``slices_by_node`` maps each node's name to the slices it reaches; ``nodes`` optionally
-    gives the Node (labels) for a name, else the node is known by its name only. Classes and
-    claims are parsed once and compiled selectors are shared. Returns the result per node, in
-    the order of ``slices_by_node``. An object or scheduler error on any node raises.
+    gives the Node (labels) for a name, else the node is known by its name only. ``allocated``
+    and ``allocated_claims`` are in use on every node. Classes and claims are parsed once and
+    compiled selectors are shared. Returns the result per node, in the order of
+    ``slices_by_node``, as a read-only mapping that decodes each node's answer when it is
+    read. An object or scheduler error on any node raises.
     """
-    _check_mode(mode)
     names = list(slices_by_node)
     nodes = nodes or {}
     pairs = dra_allocate_many(
@@ -221,17 +306,12 @@ def allocate_many(
         parse_claims(claims),
         [_node_text(nodes.get(name, name)) for name in names],
         _device_refs(allocated),
+        _allocated_claims(allocated_claims),
         list(features),
+        mode,
+        _alignment(alignment),
     )
-    return {name: _result(pair) for name, pair in zip(names, pairs, strict=True)}
-
-
-def yaml_module() -> ModuleType | None:
-    """The ``yaml`` module (pyyaml, the ``k8s`` extra) when installed, else ``None``."""
-    try:
-        return importlib.import_module("yaml")
-    except ImportError:
-        return None
+    return Allocations(names, pairs)
 
 
 def load_objects(path: str | Path) -> list[dict[str, Any]]:

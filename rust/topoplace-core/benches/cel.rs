@@ -3,6 +3,9 @@
 //! Selectors: the simple driver + attribute test, a DeviceClass selector of
 //! `shared/k8s/dra/deviceclasses.yaml`, the capacity + attribute + string selector of
 //! `resourceclaims.yaml`, and a capacity comparison of `shared/conformance/dra/cases.json`.
+//! The first two take the direct (fast) path; `deviceclass_interpreted` is the DeviceClass
+//! selector with `&& true` appended, which keeps it on the interpreter, for comparison, and
+//! `fast_miss` is a fast selector on a device of another driver.
 //! Target: evaluation well under a few µs.
 //!
 //! Run: `cargo bench -p topoplace-core --bench cel`.
@@ -14,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use topoplace_core::dra::cel::{DeviceEnv, Selector, SelectorCache};
 use topoplace_core::dra::value::{AttrValue, QualifiedName, Quantity};
 
-const SELECTORS: [(&str, &str); 4] = [
+const SELECTORS: [(&str, &str); 6] = [
     (
         "simple",
         r#"device.driver == "gpu.example.com" && device.attributes["gpu.example.com"].model == "H100""#,
@@ -22,6 +25,15 @@ const SELECTORS: [(&str, &str); 4] = [
     (
         "deviceclass",
         "device.driver == 'gpu.example.com' && device.attributes['gpu.example.com'].type == 'gpu'",
+    ),
+    (
+        "deviceclass_interpreted",
+        "device.driver == 'gpu.example.com' && device.attributes['gpu.example.com'].type == 'gpu' \
+         && true",
+    ),
+    (
+        "fast_miss",
+        r#"device.driver == "dra.net" && device.attributes["dra.net"].rdma == true"#,
     ),
     (
         "resourceclaim",
@@ -70,7 +82,10 @@ fn bench_cel(c: &mut Criterion) {
             b.iter(|| Selector::compile(black_box(expr)).expect("compiles"));
         });
         let selector = Selector::compile(expr).expect("compiles");
-        assert_eq!(selector.matches(&device), Ok(true), "{name}");
+        let fast = matches!(name, "simple" | "deviceclass" | "fast_miss");
+        assert_eq!(selector.has_fast_path(), fast, "{name}");
+        let expected = name != "fast_miss";
+        assert_eq!(selector.matches(&device), Ok(expected), "{name}");
         group.bench_function(format!("eval/{name}"), |b| {
             b.iter(|| selector.matches(black_box(&device)).expect("evaluates"));
         });

@@ -51,3 +51,24 @@ fn dra_allocator_cases() {
         "DRA allocator cases passing:\n{report}"
     );
 }
+
+/// The plain (reference) and pruned searches give the scheduler's answer on every case.
+#[test]
+fn dra_allocator_cases_every_exact_mode() {
+    use topoplace_core::dra::allocator::Mode;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/dra/cases.json"
+    );
+    let text = std::fs::read_to_string(path).expect("cases.json is readable");
+    for mode in [Mode::Pruned, Mode::Plain] {
+        let results = conformance::run_dra_in(&text, mode).expect("cases.json is well formed");
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|r| !r.passed)
+            .map(|r| format!("{}: {}", r.name, r.detail))
+            .collect();
+        assert!(failed.is_empty(), "{mode:?}: {failed:#?}");
+        assert_eq!(results.len(), 100);
+    }
+}

@@ -245,3 +245,5 @@ fn node_selectors_match() {
 
 #[path = "dra_model/invalid.rs"]
 mod invalid;
+#[path = "dra_model/pools.rs"]
+mod pools;

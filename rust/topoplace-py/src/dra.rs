@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use pyo3::prelude::*;
 use topoplace_core::dra::allocator::{self, AllocInput, DeviceId, Features, Outcome};
 use topoplace_core::dra::cel::SelectorCache;
-use topoplace_core::dra::model::{DeviceClass, Node, ResourceClaim, ResourceSlice};
+use topoplace_core::dra::model::{DeviceClass, InUse, Node, ResourceClaim, ResourceSlice};
 use topoplace_core::dra::text;
 
 use crate::detach::detached;
@@ -73,15 +73,31 @@ fn outcome_pair(outcome: Outcome) -> (bool, String) {
     }
 }
 
-fn device_ids(allocated: Vec<(String, String, String)>) -> Vec<DeviceId> {
-    allocated
-        .into_iter()
-        .map(|(driver, pool, device)| DeviceId {
-            driver,
-            pool,
-            device,
-        })
-        .collect()
+/// What is in use: the devices of `allocated` (`(driver, pool, device)`), and what the
+/// allocations of `claims` hold.
+fn in_use(
+    allocated: Vec<(String, String, String)>,
+    claims: Option<&PyDraClaims>,
+    features: Features,
+) -> InUse {
+    let mut in_use = claims.map_or_else(InUse::default, |c| {
+        InUse::from_claims(c.inner.iter(), features)
+    });
+    in_use.devices.extend(
+        allocated
+            .into_iter()
+            .map(|(driver, pool, device)| DeviceId {
+                driver,
+                pool,
+                device,
+            }),
+    );
+    in_use
+}
+
+fn parse_features(py: Python<'_>, names: &[String]) -> PyResult<Features> {
+    Features::from_names(names.iter().map(String::as_str))
+        .map_err(|e| crate::errors::to_pyerr(py, e))
 }
 
 fn parse_node(node: Option<&str>) -> topoplace_core::Result<Option<Node>> {
@@ -89,10 +105,18 @@ fn parse_node(node: Option<&str>) -> topoplace_core::Result<Option<Node>> {
 }
 
 /// Allocates `claims` together on the node given as Node JSON text (`None`: only `allNodes`
-/// devices), with the devices of `allocated` (`(driver, pool, device)`) in use and the feature
-/// gates of `features` on. Returns `(True, results_json)` or `(False, reason)`.
+/// devices), with the devices of `allocated` (`(driver, pool, device)`) and what the
+/// allocations of `allocated_claims` hold in use, and the feature gates of `features` on
+/// (an unknown gate is an error). Returns `(True, results_json)` or `(False, reason)`.
 #[pyfunction]
-#[pyo3(signature = (slices, classes, claims, node = None, allocated = Vec::new(), features = Vec::new()))]
+#[pyo3(signature = (
+    slices, classes, claims, node = None, allocated = Vec::new(), allocated_claims = None,
+    features = Vec::new(), mode = "exact", alignment = None
+))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors the Python keyword arguments"
+)]
 pub(crate) fn dra_allocate(
     py: Python<'_>,
     slices: &PyDraSlices,
@@ -100,43 +124,70 @@ pub(crate) fn dra_allocate(
     claims: &PyDraClaims,
     node: Option<&str>,
     allocated: Vec<(String, String, String)>,
+    allocated_claims: Option<&PyDraClaims>,
     features: Vec<String>,
+    mode: &str,
+    alignment: Option<AlignmentNames>,
 ) -> PyResult<(bool, String)> {
-    let features = Features::from_names(features.iter().map(String::as_str));
-    let allocated = device_ids(allocated);
+    let features = parse_features(py, &features)?;
+    let how = How::new(py, mode, alignment.as_ref())?;
     detached(py, || {
+        let in_use = in_use(allocated, allocated_claims, features);
         let node = parse_node(node)?;
         let input = input_for(
             node.as_ref(),
             &slices.inner,
             classes,
             claims,
-            &allocated,
+            &in_use,
             features,
+            &how,
         );
         allocator::allocate(&input).map(outcome_pair)
     })
 }
 
-/// The allocator input for one node (no capacity already consumed on shared devices: the
-/// Python API does not take it yet).
+/// `(pcie_root, numa, socket)` attribute names for the scored mode.
+type AlignmentNames = (Vec<String>, Vec<String>, Vec<String>);
+
+/// How to search: the mode and the alignment attributes.
+struct How {
+    mode: allocator::Mode,
+    alignment: Option<allocator::Alignment>,
+}
+
+impl How {
+    fn new(py: Python<'_>, mode: &str, names: Option<&AlignmentNames>) -> PyResult<Self> {
+        let mode = allocator::Mode::from_name(mode).map_err(|e| crate::errors::to_pyerr(py, e))?;
+        let alignment = names.map(|(p, n, s)| allocator::Alignment::from_names(p, n, s));
+        Ok(Self { mode, alignment })
+    }
+}
+
+/// The allocator input for one node.
 fn input_for<'a>(
     node: Option<&'a Node>,
     slices: &'a [ResourceSlice],
     classes: &'a PyDraClasses,
     claims: &'a PyDraClaims,
-    allocated: &'a [DeviceId],
+    in_use: &'a InUse,
     features: Features,
+    how: &'a How,
 ) -> AllocInput<'a> {
     AllocInput {
         node,
         slices,
         classes: &classes.inner,
         claims: &claims.inner,
-        allocated_devices: allocated,
-        allocated_capacity: &[],
+        allocated_devices: &in_use.devices,
+        allocated_capacity: &in_use.capacity,
         features,
         selectors: selectors(),
+        mode: how.mode,
+        alignment: how
+            .alignment
+            .as_ref()
+            .unwrap_or_else(|| allocator::Alignment::standard()),
     }
 }
 
@@ -144,7 +195,14 @@ fn input_for<'a>(
 /// `slices[i]` are what node `nodes[i]` (Node JSON text) reaches. One result per node, in order
 /// (the core spreads the nodes over the machine's cores).
 #[pyfunction]
-#[pyo3(signature = (slices, classes, claims, nodes, allocated = Vec::new(), features = Vec::new()))]
+#[pyo3(signature = (
+    slices, classes, claims, nodes, allocated = Vec::new(), allocated_claims = None,
+    features = Vec::new(), mode = "exact", alignment = None
+))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors the Python keyword arguments"
+)]
 pub(crate) fn dra_allocate_many(
     py: Python<'_>,
     slices: Vec<Bound<'_, PyDraSlices>>,
@@ -152,7 +210,10 @@ pub(crate) fn dra_allocate_many(
     claims: &PyDraClaims,
     nodes: Vec<Option<String>>,
     allocated: Vec<(String, String, String)>,
+    allocated_claims: Option<&PyDraClaims>,
     features: Vec<String>,
+    mode: &str,
+    alignment: Option<AlignmentNames>,
 ) -> PyResult<Vec<(bool, String)>> {
     if slices.len() != nodes.len() {
         return Err(crate::errors::to_pyerr(
@@ -164,11 +225,12 @@ pub(crate) fn dra_allocate_many(
             )),
         ));
     }
-    let features = Features::from_names(features.iter().map(String::as_str));
-    let allocated = device_ids(allocated);
+    let features = parse_features(py, &features)?;
+    let how = How::new(py, mode, alignment.as_ref())?;
     let slices: Vec<Arc<Vec<ResourceSlice>>> =
         slices.iter().map(|s| Arc::clone(&s.get().inner)).collect();
     detached(py, || {
+        let in_use = in_use(allocated, allocated_claims, features);
         let nodes = nodes
             .iter()
             .map(|n| parse_node(n.as_deref()))
@@ -182,14 +244,14 @@ pub(crate) fn dra_allocate_many(
                     node_slices,
                     classes,
                     claims,
-                    &allocated,
+                    &in_use,
                     features,
+                    &how,
                 )
             })
             .collect();
-        allocator::allocate_each(&inputs)
+        allocator::allocate_each_then(&inputs, |r| r.map(outcome_pair))
             .into_iter()
-            .map(|r| r.map(outcome_pair))
             .collect()
     })
 }

@@ -24,6 +24,15 @@ type CaseOutcome = std::result::Result<(), String>;
 /// # Errors
 /// [`crate::Error::Topology`] when the text is not JSON of the documented layout.
 pub fn run(text: &str, file: &str) -> Result<Vec<CaseResult>> {
+    run_in(text, file, allocator::Mode::Exact)
+}
+
+/// [`run`] with the allocator searching in `mode` (every mode but `Scored` must give the
+/// scheduler's answer).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_in(text: &str, file: &str, mode: allocator::Mode) -> Result<Vec<CaseResult>> {
     let bad = |m: String| Error::topology(Location::source(file), m);
     let doc: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     let cases = doc
@@ -39,7 +48,7 @@ pub fn run(text: &str, file: &str) -> Result<Vec<CaseResult>> {
                 .get("name")
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("case-{i}"), str::to_owned);
-            let outcome = run_case(case, &cache);
+            let outcome = run_case(case, &cache, mode);
             CaseResult {
                 id: format!("dra-{name}"),
                 name,
@@ -93,7 +102,7 @@ fn quantities(v: Option<&Value>) -> Result<BTreeMap<String, Quantity>, String> {
         .collect()
 }
 
-fn run_case(case: &Value, cache: &SelectorCache) -> CaseOutcome {
+fn run_case(case: &Value, cache: &SelectorCache, mode: allocator::Mode) -> CaseOutcome {
     let node = match case.get("node") {
         Some(v) if !v.is_null() => Some(Node::from_json(v).map_err(|e| format!("node: {e}"))?),
         _ => None,
@@ -114,7 +123,8 @@ fn run_case(case: &Value, cache: &SelectorCache) -> CaseOutcome {
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let features = Features::from_names(list(case, "features").iter().filter_map(Value::as_str));
+    let features = Features::from_names(list(case, "features").iter().filter_map(Value::as_str))
+        .map_err(|e| format!("features: {e}"))?;
     let input = AllocInput {
         node: node.as_ref(),
         slices: &slices,
@@ -124,6 +134,8 @@ fn run_case(case: &Value, cache: &SelectorCache) -> CaseOutcome {
         allocated_capacity: &allocated_capacity,
         features,
         selectors: cache,
+        mode,
+        alignment: allocator::Alignment::standard(),
     };
     let got = allocator::allocate(&input);
     if let Some(want) = case.get("expected_error").and_then(Value::as_str) {

@@ -102,3 +102,11 @@ pub fn run_gpu(files: &GpuFiles<'_>, strict: bool) -> Result<Vec<CaseResult>> {
 pub fn run_dra(cases: &str) -> Result<Vec<CaseResult>> {
     dra::run(cases, "cases.json")
 }
+
+/// [`run_dra`] with the allocator in `mode`.
+///
+/// # Errors
+/// As [`run_dra`].
+pub fn run_dra_in(cases: &str, mode: crate::dra::allocator::Mode) -> Result<Vec<CaseResult>> {
+    dra::run_in(cases, "cases.json", mode)
+}

@@ -15,6 +15,11 @@
 //! - `&&` and `||` absorb errors as CEL specifies: `false && error` is `false`, `true || error`
 //!   is `true` (in either order).
 //!
+//! Speed: the selectors DeviceClasses are made of (`device.driver == "..."` and
+//! `device.attributes["domain"].name == <literal>`, joined by `&&`) are recognised at compile
+//! time and evaluated directly (`fast`), with the interpreter's answer; anything the direct
+//! evaluation cannot decide exactly (a missing attribute, a type mismatch) is interpreted.
+//!
 //! Errors: [`SelectorError`] prints as the scheduler's allocator words them after the claim or
 //! class and selector index (`CEL compile error: compilation failed: ...`, `CEL runtime error:
 //! no such key: model`). Upstream, **any** selector error, compile or runtime, fails the whole
@@ -26,6 +31,7 @@
 //! run time), and the Kubernetes URL, IP/CIDR, regex `find`/`findAll` and format libraries.
 
 mod device;
+mod fast;
 mod k8s;
 mod lists;
 
@@ -41,6 +47,7 @@ use cel::{Context, Env, ExecutionError, Program, Value};
 
 use crate::dra::value::{AttrValue, QualifiedName, Quantity};
 use device::DeviceVal;
+use fast::Fast;
 
 /// What a selector sees of a device: the `device` variable.
 #[derive(Debug, Clone, Copy)]
@@ -256,6 +263,8 @@ fn static_type(e: &IdedExpr) -> Option<&'static str> {
 pub struct Selector {
     expression: String,
     program: Program,
+    /// The direct evaluator, when the expression has one of its shapes.
+    fast: Option<Fast>,
 }
 
 /// Hands out the `device` variable, borrowed: no map is built per evaluation.
@@ -332,6 +341,7 @@ impl Selector {
         }
         Ok(Self {
             expression: expression.to_owned(),
+            fast: Fast::compile(root),
             program,
         })
     }
@@ -348,6 +358,33 @@ impl Selector {
     /// A runtime [`SelectorError`]: a missing attribute (`no such key: name`), a type error,
     /// a failing function, or a result that is not a bool.
     pub fn matches(&self, device: &DeviceEnv<'_>) -> Result<bool, SelectorError> {
+        match self.try_fast(device.driver, device.attributes) {
+            Some(hit) => Ok(hit),
+            None => self.interpret(device),
+        }
+    }
+
+    /// [`Self::matches`] when it can be answered from the driver and attributes alone, without
+    /// the interpreter and without an error: selectors made of `device.driver == "..."` and
+    /// `device.attributes["domain"].name == <literal>` terms joined by `&&`, for devices that
+    /// have the attributes with the literals' types. `None` when [`Self::matches`] is needed.
+    #[must_use]
+    pub fn try_fast(
+        &self,
+        driver: &str,
+        attributes: &BTreeMap<QualifiedName, AttrValue>,
+    ) -> Option<bool> {
+        self.fast.as_ref()?.eval(driver, attributes)
+    }
+
+    /// Whether the selector has a fast form ([`Self::try_fast`] can answer).
+    #[must_use]
+    pub const fn has_fast_path(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// [`Self::matches`] through the interpreter only.
+    fn interpret(&self, device: &DeviceEnv<'_>) -> Result<bool, SelectorError> {
         let resolver = Resolver(DeviceVal::new(device));
         // What the crate forces per evaluation: a root `Context` (an `Arc` clone of the
         // environment and two empty `BTreeMap`s, which do not allocate).

@@ -37,6 +37,15 @@ fn slice_base() -> Value {
             "taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]}]}})
 }
 
+/// `n` devices named `d-<i>`, the first with the fields of `extra`.
+fn devices(n: usize, extra: Value) -> Value {
+    let mut out: Vec<Value> = (0..n).map(|i| json!({"name": format!("d-{i}")})).collect();
+    if let (Some(first), Value::Object(fields)) = (out[0].as_object_mut(), extra) {
+        first.extend(fields);
+    }
+    Value::Array(out)
+}
+
 fn class_base() -> Value {
     json!({"metadata": {"name": "class-a"}, "spec": {
         "selectors": [{"cel": {"expression": "device.driver == \"driver-a\""}}],
@@ -285,6 +294,106 @@ fn invalid_objects_name_object_path_and_reason() {
             "ResourceSlice slice-1",
             "spec.devices",
             "must have at most 128 items, got 129",
+        ),
+        (
+            // 1.35+: 64 devices at most once one has taints or consumes counters.
+            "slice",
+            with(
+                &s,
+                "/spec/devices",
+                devices(
+                    65,
+                    json!({"taints": [
+                {"key": "k", "effect": "NoSchedule"}]}),
+                ),
+            ),
+            "ResourceSlice slice-1",
+            "spec.devices",
+            "must have at most 64 items when a device has taints or consumesCounters, got 65",
+        ),
+        (
+            "slice",
+            with(
+                &s,
+                "/spec/devices",
+                devices(
+                    65,
+                    json!({"consumesCounters": [
+                {"counterSet": "set-1", "counters": {"mem": {"value": "1Gi"}}}]}),
+                ),
+            ),
+            "ResourceSlice slice-1",
+            "spec.devices",
+            "must have at most 64 items when a device has taints or consumesCounters, got 65",
+        ),
+        (
+            "slice",
+            with(
+                &s,
+                &format!("{dev}/consumesCounters"),
+                json!([
+                {"counterSet": "set-1", "counters": {}},
+                {"counterSet": "set-2", "counters": {}},
+                {"counterSet": "set-3", "counters": {}}]),
+            ),
+            "ResourceSlice slice-1",
+            "spec.devices[0].consumesCounters",
+            "must have at most 2 items, got 3",
+        ),
+        (
+            "slice",
+            with(
+                &s,
+                &format!("{dev}/consumesCounters"),
+                json!([
+                {"counterSet": "set-1", "counters": {"mem": {"value": "1Gi"}}},
+                {"counterSet": "set-1", "counters": {"mem": {"value": "1Gi"}}}]),
+            ),
+            "ResourceSlice slice-1",
+            "spec.devices[0].consumesCounters[1].counterSet",
+            "duplicate counter set \"set-1\": one entry per counter set",
+        ),
+        (
+            "slice",
+            with(
+                &s,
+                "/spec/sharedCounters",
+                json!(
+                    (0..9)
+                        .map(|i| json!({"name": format!("set-{i}"), "counters": {}}))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            "ResourceSlice slice-1",
+            "spec.sharedCounters",
+            "must have at most 8 items, got 9",
+        ),
+        (
+            "slice",
+            with(
+                &s,
+                "/spec/sharedCounters",
+                json!([
+                {"name": "set-1", "counters": {}}, {"name": "set-1", "counters": {}}]),
+            ),
+            "ResourceSlice slice-1",
+            "spec.sharedCounters[1].name",
+            "duplicate counter set \"set-1\"",
+        ),
+        (
+            "slice",
+            with(
+                &s,
+                "/spec/sharedCounters/0/counters",
+                json!(
+                    (0..33)
+                        .map(|i| (format!("c-{i}"), json!({"value": "1"})))
+                        .collect::<serde_json::Map<_, _>>()
+                ),
+            ),
+            "ResourceSlice slice-1",
+            "spec.sharedCounters[0].counters",
+            "must have at most 32 counters",
         ),
         (
             "slice",

@@ -106,7 +106,8 @@ impl Matcher {
     ) -> Result<bool> {
         let slot = ai * self.ndev + d;
         if slot >= self.cache.len() {
-            self.cache.resize(slot + 1, 0);
+            // A whole alternative's row at once.
+            self.cache.resize(((ai + 1) * self.ndev).max(slot + 1), 0);
         }
         match self.cache[slot] {
             1 => return Ok(false),
@@ -114,29 +115,43 @@ impl Matcher {
             _ => {}
         }
         let dev = &inv.devices[d];
-        let env = DeviceEnv {
-            driver: &dev.slice.driver,
-            attributes: &dev.device.attributes,
-            capacity: &dev.capacity,
-            allow_multiple_allocations: dev.device.allow_multiple_allocations,
+        let (driver, attributes) = (dev.slice.driver.as_str(), &dev.device.attributes);
+        // Labels are only formatted for an error.
+        let label = |class: bool| {
+            if class {
+                format!("class {}", alt.class.name)
+            } else {
+                format!("claim {claim}")
+            }
         };
-        let class_label = format!("class {}", alt.class.name);
-        let claim_label = format!("claim {claim}");
         let lists = [
-            (&class_label, alt.class.selectors.as_slice()),
-            (&claim_label, alt.selectors),
+            (true, alt.class.selectors.as_slice()),
+            (false, alt.selectors),
         ];
         let mut ok = true;
-        'all: for (label, sels) in lists {
+        'all: for (class, sels) in lists {
             for (i, sel) in sels.iter().enumerate() {
                 let DeviceSelector::Cel(expr) = sel else {
                     return Err(Error::Value(format!(
-                        "{label}: selector #{i}: CEL expression empty (unsupported selector type?)"
+                        "{}: selector #{i}: CEL expression empty (unsupported selector type?)",
+                        label(class)
                     )));
                 };
-                let wrap = |e| Error::Value(format!("{label}: selector #{i}: {e}"));
+                let wrap = |e| Error::Value(format!("{}: selector #{i}: {e}", label(class)));
                 let compiled = input.selectors.get(expr).map_err(wrap)?;
-                if !compiled.matches(&env).map_err(wrap)? {
+                let hit = match compiled.try_fast(driver, attributes) {
+                    Some(hit) => hit,
+                    None => {
+                        let env = DeviceEnv {
+                            driver,
+                            attributes,
+                            capacity: dev.capacity(),
+                            allow_multiple_allocations: dev.device.allow_multiple_allocations,
+                        };
+                        compiled.matches(&env).map_err(wrap)?
+                    }
+                };
+                if !hit {
                     ok = false;
                     break 'all;
                 }

@@ -2,33 +2,47 @@
 //! (first that works), devices first-fit in pool and slice order, undoing the latest choice
 //! when what follows cannot be satisfied. This is upstream's search order, so the first
 //! solution found is upstream's.
+//!
+//! With [`Facts`] the same search is pruned without changing its first solution:
+//! - the devices of one alternative are picked in increasing order. Upstream's first solution
+//!   always is: the checks are order-free (a constraint compares values, counters and
+//!   capacity only ever decrease), so the sorted sequence is feasible too and comes first;
+//! - at each position, one device per symmetry class is tried: if a device fails there, an
+//!   identical later one fails too (swap them in any solution);
+//! - before each position, counting bounds ([`super::bounds`]) prove that some later request
+//!   cannot be met, and the branch is dropped without enumerating it.
+//!
+//! None of this removes a branch holding a solution, so the first solution found is the same.
 
 use super::AllocInput;
+use super::facts::Facts;
 use super::pools::{Dev, Inventory};
 use super::requests::{Alt, MAX_DEVICES_PER_CLAIM, Matcher, Prepared};
+use super::score::Scoring;
 use crate::dra::model::{DeviceTaint, TaintEffect, Toleration, TolerationOperator};
 use crate::dra::value::{AttrValue, QualifiedName};
 use crate::error::{Error, Result};
 
 /// One device given to one alternative.
+#[derive(Clone)]
 pub(super) struct Pick {
     pub alt: usize,
     pub dev: usize,
     /// Capacity consumed (per device capacity), for a share of a multi-allocatable device.
     pub consumed: Option<Vec<i128>>,
     /// Constraints (claim-local bit) that recorded this device's value.
-    constrained: u64,
+    pub constrained: u64,
     /// Whether the device was marked taken.
     took: bool,
 }
 
 /// The search state.
 pub(super) struct Search<'i, 'a> {
-    input: &'i AllocInput<'a>,
-    inv: &'i Inventory<'a>,
-    prep: &'i Prepared<'a>,
+    pub input: &'i AllocInput<'a>,
+    pub inv: &'i Inventory<'a>,
+    pub prep: &'i Prepared<'a>,
     matcher: Matcher,
-    taken: Vec<bool>,
+    pub taken: Vec<bool>,
     counters: Vec<i128>,
     cap_used: Vec<Vec<i128>>,
     /// Per claim, per constraint: the values recorded so far (a stack).
@@ -37,10 +51,23 @@ pub(super) struct Search<'i, 'a> {
     pub picks: Vec<Vec<Pick>>,
     /// Per claim, per request: the alternative chosen.
     pub chosen: Vec<Vec<usize>>,
+    /// The pruned search's facts; `None` runs the plain search.
+    pub facts: Option<&'i Facts>,
+    /// Plain search: device visits left before it gives up (`exhausted`).
+    budget: usize,
+    /// The plain search ran out of `budget`; its answer means nothing.
+    pub exhausted: bool,
+    /// Pruned search: per depth (devices picked so far), the classes tried there.
+    tried: Vec<Vec<u32>>,
+    /// Scratch buffers for the bounds, kept to avoid allocating per node.
+    pub scratch: Vec<u32>,
+    pub scratch_reqs: Vec<(usize, usize, usize)>,
+    /// The scored mode's best solution so far.
+    pub scoring: Option<Scoring>,
 }
 
 /// What a taint-tolerating request must match.
-fn tolerates(t: &Toleration, taint: &DeviceTaint) -> bool {
+pub(super) fn tolerates(t: &Toleration, taint: &DeviceTaint) -> bool {
     (t.key.is_empty() || t.key == taint.key)
         && t.effect.is_none_or(|e| e == taint.effect)
         && match t.operator {
@@ -97,13 +124,15 @@ pub(super) fn consume(dev: &Dev<'_>, alt: &Alt<'_>, used: &[i128]) -> Option<Vec
 }
 
 impl<'i, 'a> Search<'i, 'a> {
+    /// A search; `matcher` caches selector results (the plain search evaluates lazily).
     pub(super) fn new(
         input: &'i AllocInput<'a>,
         inv: &'i Inventory<'a>,
-        prep: &'i mut Prepared<'a>,
+        prep: &'i Prepared<'a>,
+        matcher: Matcher,
+        facts: Option<&'i Facts>,
+        budget: usize,
     ) -> Self {
-        let matcher = std::mem::take(&mut prep.matcher);
-        let prep: &'i Prepared<'a> = prep;
         Self {
             input,
             inv,
@@ -119,12 +148,19 @@ impl<'i, 'a> Search<'i, 'a> {
                 .collect(),
             picks: prep.claims.iter().map(|_| Vec::new()).collect(),
             chosen: prep.claims.iter().map(|c| vec![0; c.reqs.len()]).collect(),
+            facts,
+            budget,
+            exhausted: false,
+            tried: Vec::new(),
+            scratch: Vec::new(),
+            scratch_reqs: Vec::new(),
+            scoring: None,
         }
     }
 
-    /// The validated claims searched over.
-    pub(super) const fn prepared(&self) -> &'i Prepared<'a> {
-        self.prep
+    /// The selector cache, for the next search.
+    pub(super) fn into_matcher(self) -> Matcher {
+        self.matcher
     }
 
     /// Runs the search; `Ok(true)` when every claim is satisfied.
@@ -136,6 +172,10 @@ impl<'i, 'a> Search<'i, 'a> {
     fn step(&mut self, c: usize, r: usize) -> Result<bool> {
         let prep = self.prep;
         let Some(claim) = prep.claims.get(c) else {
+            if self.scoring.is_some() {
+                self.record_solution();
+                return Ok(false);
+            }
             return Ok(true);
         };
         let Some(req) = claim.reqs.get(r) else {
@@ -151,6 +191,9 @@ impl<'i, 'a> Search<'i, 'a> {
             self.chosen[c][r] = ai;
             if self.fill(c, r, ai, 0)? {
                 return Ok(true);
+            }
+            if self.exhausted || self.scoring.as_ref().is_some_and(Scoring::stopped) {
+                return Ok(false);
             }
         }
         Ok(false)
@@ -168,7 +211,7 @@ impl<'i, 'a> Search<'i, 'a> {
                 return self.step(c, r + 1);
             };
             if self.take(c, ai, d) {
-                if self.fill(c, r, ai, k + 1)? {
+                if !self.score_prunes(c, r) && self.fill(c, r, ai, k + 1)? {
                     return Ok(true);
                 }
                 self.undo(c);
@@ -177,6 +220,9 @@ impl<'i, 'a> Search<'i, 'a> {
         }
         if k == alt.count {
             return self.step(c, r + 1);
+        }
+        if let Some(facts) = self.facts {
+            return self.fill_pruned(facts, c, r, ai, k);
         }
         let inv = self.inv;
         for pool in &inv.pools {
@@ -195,6 +241,11 @@ impl<'i, 'a> Search<'i, 'a> {
                 if self.picks[c].iter().any(|p| p.alt == ai && p.dev == d) {
                     continue;
                 }
+                if self.budget == 0 {
+                    self.exhausted = true;
+                    return Ok(false);
+                }
+                self.budget -= 1;
                 let label = &prep.claims[c].label;
                 if !self.matcher.check(self.input, inv, label, alt, ai, d)? {
                     continue;
@@ -205,6 +256,57 @@ impl<'i, 'a> Search<'i, 'a> {
                     }
                     self.undo(c);
                 }
+            }
+        }
+        Ok(false)
+    }
+
+    /// [`Self::fill`] of the pruned search: increasing devices, one per class, bounded.
+    fn fill_pruned(
+        &mut self,
+        facts: &Facts,
+        c: usize,
+        r: usize,
+        ai: usize,
+        k: usize,
+    ) -> Result<bool> {
+        let start = if k > 0 {
+            self.picks[c].last().map_or(0, |p| p.dev + 1)
+        } else {
+            0
+        };
+        if !self.bounds_hold(facts, c, r, ai, k, start) {
+            return Ok(false);
+        }
+        let alt = &self.prep.alts[ai];
+        let depth: usize = self.picks.iter().map(Vec::len).sum();
+        if self.tried.len() <= depth {
+            self.tried.resize_with(depth + 1, Vec::new);
+        }
+        self.tried[depth].clear();
+        for d in start..self.inv.devices.len() {
+            if !facts.usable(ai, d) {
+                continue;
+            }
+            if !alt.admin && !facts.shared[d] && (self.inv.devices[d].in_use || self.taken[d]) {
+                continue;
+            }
+            let class = facts.class[d];
+            if self.tried[depth].contains(&class) {
+                continue;
+            }
+            self.tried[depth].push(class);
+            if self.take(c, ai, d) {
+                if let Some(s) = &mut self.scoring {
+                    s.visit();
+                }
+                if !self.score_prunes(c, r) && self.fill(c, r, ai, k + 1)? {
+                    return Ok(true);
+                }
+                self.undo(c);
+            }
+            if self.scoring.as_ref().is_some_and(Scoring::stopped) {
+                return Ok(false);
             }
         }
         Ok(false)

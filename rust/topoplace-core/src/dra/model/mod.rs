@@ -22,7 +22,9 @@
 //! - [`class`]: DeviceClass, device selectors, opaque configuration.
 //! - [`claim`]: ResourceClaim, requests, subrequests, tolerations, constraints.
 //! - [`allocation`]: AllocationResult, read from and written to `status.allocation`.
+//! - [`in_use`]: what allocated claims hold, for the allocator's devices in use.
 //! - [`node`]: Node and NodeSelector.
+//! - [`pool`]: checks across the slices of a pool (both counter layouts), its counter sets.
 
 mod json;
 mod names;
@@ -30,7 +32,9 @@ mod names;
 pub mod allocation;
 pub mod claim;
 pub mod class;
+pub mod in_use;
 pub mod node;
+pub mod pool;
 pub mod slice;
 
 pub use allocation::{
@@ -41,12 +45,14 @@ pub use claim::{
     ExactRequest, RequestKind, ResourceClaim, Toleration, TolerationOperator,
 };
 pub use class::{DeviceClass, DeviceSelector, OpaqueConfig};
+pub use in_use::InUse;
 pub use node::{
     Node, NodeSelector, NodeSelectorOperator, NodeSelectorRequirement, NodeSelectorTerm,
 };
+pub use pool::{pool_counter_sets, pool_error, validate_pools};
 pub use slice::{
     CapacityRange, CapacityRequestPolicy, CounterConsumption, CounterSet, Device, DeviceCapacity,
-    DeviceTaint, NodeSelection, ResourcePool, ResourceSlice, TaintEffect, pool_counter_sets,
+    DeviceTaint, NodeSelection, ResourcePool, ResourceSlice, TaintEffect,
 };
 
 use serde_json::Value;

@@ -12,6 +12,11 @@ use crate::error::Result;
 
 /// At most this many devices per slice.
 pub const MAX_DEVICES_PER_SLICE: usize = 128;
+/// At most this many devices per slice when any of them has taints or consumes counters
+/// (Kubernetes 1.35+).
+pub const MAX_DEVICES_WITH_TAINTS_OR_COUNTERS: usize = 64;
+/// At most this many `consumesCounters` entries per device (Kubernetes 1.35+).
+pub const MAX_COUNTER_CONSUMPTIONS: usize = 2;
 /// At most this many attributes plus capacities per device.
 pub const MAX_ATTRIBUTES_AND_CAPACITIES: usize = 32;
 /// At most this many counter sets per slice.
@@ -338,10 +343,20 @@ fn device(at: &At<'_>, driver: &str, per_device: bool) -> Result<Device> {
             attributes.len() + capacities.len()
         )));
     }
-    let mut consumes_counters = Vec::new();
-    for c in at.list("consumesCounters")? {
+    let mut consumes_counters: Vec<CounterConsumption> = Vec::new();
+    for c in at.list_max("consumesCounters", MAX_COUNTER_CONSUMPTIONS)? {
+        let counter_set = c.req("counterSet")?.name(names::dns_label)?.to_owned();
+        if consumes_counters
+            .iter()
+            .any(|u| u.counter_set == counter_set)
+        {
+            return Err(c.field_err(
+                "counterSet",
+                format!("duplicate counter set {counter_set:?}: one entry per counter set"),
+            ));
+        }
         consumes_counters.push(CounterConsumption {
-            counter_set: c.req("counterSet")?.name(names::dns_label)?.to_owned(),
+            counter_set,
             counters: counters(&c, "counters")?,
         });
     }
@@ -428,6 +443,20 @@ impl ResourceSlice {
             }
             devices.push(dev);
         }
+        if devices.len() > MAX_DEVICES_WITH_TAINTS_OR_COUNTERS
+            && devices
+                .iter()
+                .any(|d| !d.taints.is_empty() || !d.consumes_counters.is_empty())
+        {
+            return Err(spec.field_err(
+                "devices",
+                format!(
+                    "must have at most {MAX_DEVICES_WITH_TAINTS_OR_COUNTERS} items when a device \
+                     has taints or consumesCounters, got {}",
+                    devices.len()
+                ),
+            ));
+        }
         let mut shared_counters = Vec::new();
         let mut set_names = BTreeSet::new();
         for s in spec.list_max("sharedCounters", MAX_COUNTER_SETS)? {
@@ -465,33 +494,4 @@ impl ResourceSlice {
             .as_ref()
             .unwrap_or(&self.node_selection)
     }
-}
-
-/// The counter sets of every pool in `slices`, keyed by `(driver, pool, counter set)`,
-/// whichever slice of the pool publishes them (1.34: beside the devices; 1.35+: in a
-/// counter slice). Only the pool's highest generation counts.
-#[must_use]
-pub fn pool_counter_sets(
-    slices: &[ResourceSlice],
-) -> BTreeMap<(String, String, String), &CounterSet> {
-    let mut newest: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-    for s in slices {
-        let g = newest
-            .entry((&s.driver, &s.pool.name))
-            .or_insert(s.pool.generation);
-        *g = (*g).max(s.pool.generation);
-    }
-    let mut out = BTreeMap::new();
-    for s in slices {
-        if newest.get(&(s.driver.as_str(), s.pool.name.as_str())) != Some(&s.pool.generation) {
-            continue;
-        }
-        for set in &s.shared_counters {
-            out.insert(
-                (s.driver.clone(), s.pool.name.clone(), set.name.clone()),
-                set,
-            );
-        }
-    }
-    out
 }
