@@ -185,18 +185,27 @@ pub(super) fn gather<'a>(input: &AllocInput<'a>) -> Inventory<'a> {
         if pool.invalid.is_none() && input.features.partitionable_devices {
             pool.invalid = crate::dra::model::pool_error(&pool.slices).map(|e| e.to_string());
         }
-        // The pool's counters: (set, counter) -> global index.
-        let mut counter_index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for s in &pool.slices {
+        // The pool's counters: (slice, set, counter) -> global index. In the 1.35+ layout
+        // (a slice holding only counters) the sets are the pool's and the slice is `POOL`;
+        // in the 1.34 layout each slice's devices draw on that slice's own sets, so two
+        // slices may both name `counter-set-1` without sharing it.
+        const POOL: usize = usize::MAX;
+        let pool_wide = pool
+            .slices
+            .iter()
+            .any(|s| s.devices.is_empty() && !s.shared_counters.is_empty());
+        let owner = |si: usize| if pool_wide { POOL } else { si };
+        let mut counter_index: BTreeMap<(usize, &str, &str), usize> = BTreeMap::new();
+        for (si, s) in pool.slices.iter().enumerate() {
             for set in &s.shared_counters {
                 for (name, q) in &set.counters {
-                    counter_index.insert((&set.name, name), counters_left.len());
+                    counter_index.insert((owner(si), &set.name, name), counters_left.len());
                     counters_left.push(q.nanos);
                 }
             }
         }
         let start = devices.len();
-        for slice in &pool.slices {
+        for (si, slice) in pool.slices.iter().enumerate() {
             for device in &slice.devices {
                 if !device_reachable(slice, device, node) {
                     continue;
@@ -210,7 +219,7 @@ pub(super) fn gather<'a>(input: &AllocInput<'a>) -> Inventory<'a> {
                         .flat_map(|c| c.counters.iter().map(move |(n, q)| (c, n, q)))
                         .map(|(c, n, q)| {
                             counter_index
-                                .get(&(c.counter_set.as_str(), n.as_str()))
+                                .get(&(owner(si), c.counter_set.as_str(), n.as_str()))
                                 .map(|&i| (i, q.nanos))
                         })
                         .collect()
@@ -377,6 +386,72 @@ mod tests {
                     Some("duplicate device name n".to_owned())
                 ),
             ]
+        );
+    }
+
+    /// A slice of pool `p` with a counter set `cs` and/or devices consuming it.
+    fn counter_slice(name: &str, count: i64, set: bool, devices: &[&str]) -> String {
+        let sets = if set {
+            r#"[{"name": "cs", "counters": {"c": {"value": "1"}}}]"#
+        } else {
+            "[]"
+        };
+        let devices: Vec<String> = devices
+            .iter()
+            .map(|d| {
+                format!(
+                    r#"{{"name": "{d}", "consumesCounters": [{{"counterSet": "cs", "counters": {{"c": {{"value": "1"}}}}}}]}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
+                "metadata": {{"name": "{name}"}},
+                "spec": {{"driver": "d.example.com", "allNodes": true,
+                          "pool": {{"name": "p", "generation": 1, "resourceSliceCount": {count}}},
+                          "sharedCounters": {sets}, "devices": [{}]}}}}"#,
+            devices.join(",")
+        )
+    }
+
+    /// 1.34 layout: each slice's devices draw on that slice's own `cs`; 1.35+ layout (a
+    /// counters-only slice): every device of the pool draws on the pool's one `cs`.
+    #[test]
+    fn counter_sets_per_slice_or_per_pool() {
+        let per_slice = [
+            counter_slice("a", 2, true, &["x"]),
+            counter_slice("b", 2, true, &["y"]),
+        ];
+        let counters = |slices: &[String]| {
+            gathered(slices, |inv| {
+                let sets: Vec<_> = inv.devices.iter().map(|d| d.counters.clone()).collect();
+                (sets, inv.counters_left.len())
+            })
+        };
+        assert_eq!(
+            counters(&per_slice),
+            (
+                vec![
+                    Some(vec![(0, 1_000_000_000)]),
+                    Some(vec![(1, 1_000_000_000)])
+                ],
+                2
+            )
+        );
+        let pool_wide = [
+            counter_slice("sets", 3, true, &[]),
+            counter_slice("a", 3, false, &["x"]),
+            counter_slice("b", 3, false, &["y"]),
+        ];
+        assert_eq!(
+            counters(&pool_wide),
+            (
+                vec![
+                    Some(vec![(0, 1_000_000_000)]),
+                    Some(vec![(0, 1_000_000_000)])
+                ],
+                1
+            )
         );
     }
 }
