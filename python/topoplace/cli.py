@@ -1,7 +1,8 @@
 """The ``topoplace`` command: a thin shell over the library.
 
 Subcommands: ``show`` (a topology as text or JSON), ``place`` (one request on one machine),
-``conformance`` (run a vector suite), ``dra`` (allocate DRA claims on a node) and ``demo``
+``conformance`` (run a vector suite), ``dra`` (allocate DRA claims on a node), ``gang`` (a
+gang on a cluster, all or nothing) and ``demo``
 (the main job on built-in machines and a bundled real one).
 """
 
@@ -84,6 +85,26 @@ def _dra(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     return 0
+
+
+def _gang(args: argparse.Namespace) -> int:
+    from topoplace.cluster import Cluster, load_spec, placement_dict
+
+    cluster = Cluster(load_spec(args.cluster))
+    placement = cluster.place(load_spec(args.gang))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(placement_dict(placement), indent=2) + "\n")
+    elif placement.feasible:
+        pods = placement.pods
+        sys.stdout.write(f"gang {placement.gang}: {len(pods)} pods placed\n")
+        for group, index, node, numa in pods:
+            where = node if numa is None else f"{node} (NUMA {numa})"
+            sys.stdout.write(f"  {group}[{index}] -> {where}\n")
+    else:
+        sys.stdout.write(f"gang {placement.gang}: unschedulable\n")
+        for reason in placement.reasons:
+            sys.stdout.write(f"  {reason}\n")
+    return 0 if placement.feasible else EXIT_REFUSED
 
 
 def _place(args: argparse.Namespace) -> int:
@@ -256,6 +277,13 @@ def _parser() -> argparse.ArgumentParser:
         help="output format (default: yaml when pyyaml is installed, else json)",
     )
     dra_cmd.set_defaults(run=_dra)
+    gang = sub.add_parser(
+        "gang", help="place a gang on a cluster, all or nothing (exit 3 when it cannot)"
+    )
+    gang.add_argument("--cluster", required=True, help="cluster file (JSON/YAML, docs/cluster.md)")
+    gang.add_argument("--gang", required=True, help="gang file (JSON/YAML)")
+    gang.add_argument("--format", choices=["text", "json"], default="text")
+    gang.set_defaults(run=_gang)
     demo = sub.add_parser(
         "demo", help="show built-in machines, a bundled real one, and joint GPU placements"
     )

@@ -1,7 +1,8 @@
 """``topoplace demo``: the main job on built-in machines and a bundled real one.
 
 It shows each machine, then fills a DGX H100 with joint requests (GPUs, one NIC per GPU, CPUs
-and memory aligned to the PCIe root) until one is refused, and prints why.
+and memory aligned to the PCIe root) until one is refused, and prints why; then places a gang
+on a built-in 1,000-node cluster and prints an explained refusal (:mod:`topoplace.demo_cluster`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TextIO
 
 from topoplace._core import Allocation, NodeAllocator, Request, Topology, __version__
 from topoplace._format import format_allocation
+from topoplace.demo_cluster import run_cluster_demo
 
 __all__ = ["DEMO_XML", "run_demo"]
 
@@ -82,3 +84,5 @@ def run_demo(out: TextIO) -> None:
             out.write(f"  NUMA distance matrix:\n{distances}\n")
         out.write("\n")
     _fill_dgx(out)
+    out.write("\n")
+    run_cluster_demo(out)

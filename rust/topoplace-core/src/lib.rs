@@ -25,6 +25,7 @@
 //! - [`error`]: the error type.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod conformance;
 pub mod dra;
 pub mod error;

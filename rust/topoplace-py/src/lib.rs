@@ -5,6 +5,7 @@
 
 mod allocator;
 mod checkpoint_io;
+mod cluster;
 mod conformance;
 mod convert;
 mod cpuset;
@@ -25,6 +26,8 @@ mod topology;
 mod _core {
     #[pymodule_export]
     use crate::allocator::PyNodeAllocator;
+    #[pymodule_export]
+    use crate::cluster::{PyCluster, PyPlacement};
     #[pymodule_export]
     use crate::conformance::run_conformance;
     #[pymodule_export]

@@ -26,7 +26,7 @@
 //! - [`node`]: Node and NodeSelector.
 //! - [`pool`]: checks across the slices of a pool (both counter layouts), its counter sets.
 
-mod json;
+pub(crate) mod json;
 mod names;
 
 pub mod allocation;

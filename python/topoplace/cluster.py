@@ -1,0 +1,127 @@
+"""Clusters: all-or-nothing gang placement inside topology domains (issue #6, first stage).
+
+A :class:`Cluster` is a snapshot of nodes (capacities per node and, when known, per NUMA
+node; labels; taints) with a domain tree from label levels, outermost first. ``place`` finds
+where a gang's pods go (or says why they cannot go anywhere) without changing anything;
+``commit`` takes what a placement uses and ``release`` gives it back; ``what_if`` places a
+sequence of gangs, each committed on a copy. The interchange format (also the files of
+``topoplace gang``) is documented in ``docs/cluster.md``; the readers in
+:mod:`topoplace.k8s_topology` build it from Kueue, Volcano, NodeResourceTopology and Workload
+objects.
+
+    >>> from topoplace.cluster import Cluster
+    >>> zone = {"cpu": "48", "memory": "256Gi", "nvidia.com/gpu": 4}
+    >>> c = Cluster({"levels": ["rack"], "nodes": [
+    ...     {"name": f"n{i}", "labels": {"rack": f"r{i // 2}"},
+    ...      "capacity": {"cpu": "96", "memory": "512Gi", "nvidia.com/gpu": 8},
+    ...      "numa": [zone, zone]} for i in range(4)]})
+    >>> gang = {"name": "train", "groups": [{"name": "workers", "count": 4,
+    ...         "request": {"cpu": "12", "nvidia.com/gpu": 4}, "required_level": "rack"}]}
+    >>> [node for _, _, node, _ in c.place(gang).pods]
+    ['n0', 'n0', 'n1', 'n1']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from topoplace._core import ClusterCore, GangPlacement
+
+__all__ = ["Cluster", "GangPlacement", "load_spec", "placement_dict"]
+
+
+def _text(spec: Mapping[str, Any] | str) -> str:
+    return spec if isinstance(spec, str) else json.dumps(spec, separators=(",", ":"))
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """A cluster or gang file: JSON, or YAML (needs pyyaml, the ``k8s`` extra)."""
+    from topoplace._yaml import yaml_module
+    from topoplace.errors import InvalidValueError
+
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        loaded: Any = json.loads(text)
+    else:
+        yaml = yaml_module()
+        if yaml is None:  # pragma: no cover - depends on the environment
+            raise InvalidValueError(
+                f"{path}: reading YAML needs pyyaml (pip install 'topoplace[k8s]')"
+            )
+        loaded = yaml.safe_load(text)
+    if not isinstance(loaded, dict):
+        raise InvalidValueError(f"{path}: expected a mapping at the top")
+    return loaded
+
+
+def placement_dict(placement: GangPlacement) -> dict[str, Any]:
+    """``{gang, feasible, placements: [{group, index, node, numa}], reasons}``."""
+    return {
+        "gang": placement.gang,
+        "feasible": placement.feasible,
+        "placements": [
+            {"group": g, "index": i, "node": n, "numa": z} for g, i, n, z in placement.pods
+        ],
+        "reasons": placement.reasons,
+    }
+
+
+class Cluster:
+    """A cluster snapshot; safe to share between threads (placing reads, committing writes).
+
+    Args:
+        spec: ``{"levels": [label keys, outermost first], "nodes": [{"name", "labels",
+            "capacity", "used", "numa", "numa_used", "taints", "unschedulable"}]}`` as a dict
+            or JSON text. Quantities use Kubernetes syntax.
+
+    Raises:
+        ObjectError: a field is malformed (names the field's path).
+        InvalidValueError: a node name repeats, or more is used than allocatable.
+    """
+
+    __slots__ = ("_core",)
+
+    def __init__(self, spec: Mapping[str, Any] | str) -> None:
+        self._core = ClusterCore(_text(spec))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Cluster:
+        """A cluster from a JSON or YAML file in the interchange format."""
+        return cls(load_spec(path))
+
+    @property
+    def levels(self) -> list[str]:
+        """The domain levels, outermost first."""
+        return self._core.levels
+
+    def node_names(self) -> list[str]:
+        """The nodes, in order."""
+        return self._core.node_names()
+
+    def free(self, node: str) -> dict[str, int]:
+        """What is free on ``node`` per resource (``cpu`` in millicores, the rest in units)."""
+        return dict(self._core.free(node))
+
+    def place(self, gang: Mapping[str, Any] | str) -> GangPlacement:
+        """Where the gang's pods go, all or nothing; falsy with ``reasons`` when nowhere.
+
+        Changes nothing: pass the result to :meth:`commit` to take it.
+        """
+        return self._core.place(_text(gang))
+
+    def what_if(self, gangs: Iterable[Mapping[str, Any] | str]) -> list[GangPlacement]:
+        """Each gang placed in turn, those that fit committed on a copy of the cluster."""
+        return self._core.place_sequence([_text(g) for g in gangs])
+
+    def commit(self, placement: GangPlacement) -> None:
+        """Takes what ``placement`` uses; refuses it, whole, if the cluster changed so that
+        it no longer fits, and refuses to apply a placement twice."""
+        self._core.commit(placement)
+
+    def release(self, placement: GangPlacement) -> None:
+        """Gives a committed placement back."""
+        self._core.release(placement)
