@@ -70,6 +70,7 @@ def main() -> int:
     # scheduler's plain DRA search `test_X_plain_search` beside `test_X_exact`.
     peers(py, "_plain_python", "_topoplace", "plain Python / topoplace")
     peers(py, "_plain_search", "_exact", "DRA plain search / exact")
+    peers(py, "_numpy", "_topoplace", "numpy / topoplace")
     calls = [
         (name, value)
         for name, value in sorted(py.items())

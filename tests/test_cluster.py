@@ -176,3 +176,48 @@ def test_bad_input_names_the_field() -> None:
     p = c.place({"name": "g", "groups": [{"count": 1, "request": {"example.com/fpga": 1}}]})
     assert not p and p.reasons == ["group pods: no node of the cluster has example.com/fpga"]
     assert placement_dict(p)["feasible"] is False
+
+
+def test_from_arrays_equals_the_dict_path() -> None:
+    import numpy as np
+
+    spec = _cluster(policy="single-numa-node")
+    nodes = spec["nodes"]
+    gib = 1 << 30
+    capacity = np.array([[224_000, 2048 * gib, 8]] * len(nodes), dtype=np.int64)
+    numa = np.array([[[110_000, 1000 * gib, 4]] * 2] * len(nodes), dtype=np.int64)
+    numa_used = np.zeros_like(numa)
+    numa_used[::3, 0, 2] = 3  # every third node: 3 GPUs of NUMA node 0 in use
+    used = numa_used.sum(axis=1)
+    for i, n in enumerate(nodes):
+        n["numa"] = [{"cpu": "110", "memory": "1000Gi", "nvidia.com/gpu": 4}] * 2
+        n["capacity"] = {"cpu": "224", "memory": "2Ti", "nvidia.com/gpu": 8}
+        if i % 3 == 0:
+            n["used"] = {"nvidia.com/gpu": 3}
+            n["numa_used"] = [{"nvidia.com/gpu": 3}, {}]
+    levels = {
+        key: sorted({n["labels"][key] for n in nodes if key in n["labels"]})
+        for key in spec["levels"]
+    }
+    from_dict = Cluster(spec)
+    from_arrays = Cluster.from_arrays(
+        [n["name"] for n in nodes],
+        ["cpu", "memory", "nvidia.com/gpu"],
+        capacity,
+        {
+            key: (np.array([values.index(n["labels"][key]) for n in nodes]), values)
+            for key, values in levels.items()
+        },
+        used=used,
+        numa=numa,
+        numa_used=numa_used,
+        single_numa=np.ones(len(nodes), dtype=bool),
+    )
+    assert from_arrays.levels == from_dict.levels
+    for gang in _gangs().values():
+        a, b = from_dict.place(gang), from_arrays.place(gang)
+        assert (a.feasible, a.pods, a.reasons) == (b.feasible, b.pods, b.reasons)
+    with pytest.raises(InvalidValueError, match="capacity has 3 values, expected 6"):
+        Cluster.from_arrays(["a", "b"], ["cpu", "memory", "x"], np.ones((1, 3)), {})
+    with pytest.raises(InvalidValueError, match="label id 5 of level rack is out of range"):
+        Cluster.from_arrays(["a"], ["cpu"], np.ones((1, 1)), {"rack": (np.array([5]), ["r0"])})

@@ -458,6 +458,18 @@ __all__ += ["ClusterCore", "GangPlacement"]
 @final
 class ClusterCore:
     def __new__(cls, text: str) -> ClusterCore: ...
+    @staticmethod
+    def from_arrays(
+        names: Sequence[str],
+        resources: Sequence[str],
+        capacity: npt.NDArray[np.int64],
+        levels: Sequence[str],
+        labels: Sequence[tuple[npt.NDArray[np.int64], Sequence[str]]],
+        used: npt.NDArray[np.int64] | None = None,
+        numa: npt.NDArray[np.int64] | None = None,
+        numa_used: npt.NDArray[np.int64] | None = None,
+        single_numa: npt.NDArray[np.bool_] | None = None,
+    ) -> ClusterCore: ...
     def node_names(self) -> list[str]: ...
     @property
     def levels(self) -> list[str]: ...

@@ -24,11 +24,15 @@ objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from topoplace._core import ClusterCore, GangPlacement
+from topoplace.errors import InvalidValueError
 
 __all__ = ["Cluster", "GangPlacement", "load_spec", "placement_dict"]
 
@@ -40,7 +44,6 @@ def _text(spec: Mapping[str, Any] | str) -> str:
 def load_spec(path: str | Path) -> dict[str, Any]:
     """A cluster or gang file: JSON, or YAML (needs pyyaml, the ``k8s`` extra)."""
     from topoplace._yaml import yaml_module
-    from topoplace.errors import InvalidValueError
 
     path = Path(path)
     text = path.read_text()
@@ -87,6 +90,67 @@ class Cluster:
 
     def __init__(self, spec: Mapping[str, Any] | str) -> None:
         self._core = ClusterCore(_text(spec))
+
+    @classmethod
+    def from_arrays(
+        cls,
+        names: Sequence[str],
+        resources: Sequence[str],
+        capacity: npt.ArrayLike,
+        levels: Mapping[str, tuple[npt.ArrayLike, Sequence[str]]],
+        *,
+        used: npt.ArrayLike | None = None,
+        numa: npt.ArrayLike | None = None,
+        numa_used: npt.ArrayLike | None = None,
+        single_numa: npt.ArrayLike | None = None,
+    ) -> Cluster:
+        """A cluster from arrays, for thousands of nodes at once.
+
+        Args:
+            names: node names, one per row.
+            resources: resource names, one per column (``cpu`` in millicores, the rest in
+                units: bytes for ``memory``).
+            capacity: allocatable amounts, nodes x resources (integers).
+            levels: per level label key, outermost first: ``(ids, values)``, each node's
+                index into ``values`` (negative: no label at that level).
+            used: what is used, like ``capacity``.
+            numa: per NUMA node allocatable amounts, nodes x NUMA nodes x resources.
+            numa_used: what is used per NUMA node, like ``numa``.
+            single_numa: per node, whether its Topology Manager policy is
+                ``single-numa-node``.
+
+        Raises:
+            InvalidValueError: an array has the wrong shape, a label id is out of range, a
+                name repeats, or more is used than allocatable.
+        """
+
+        def i64(a: npt.ArrayLike, dims: int, what: str) -> npt.NDArray[np.int64]:
+            out = np.ascontiguousarray(a, dtype=np.int64)
+            if out.ndim != dims:
+                raise InvalidValueError(
+                    f"cluster arrays: {what} must have {dims} dimensions, got {out.ndim}"
+                )
+            return out
+
+        labels = [
+            (np.ascontiguousarray(ids, dtype=np.int64), list(values))
+            for ids, values in levels.values()
+        ]
+        self = cls.__new__(cls)
+        self._core = ClusterCore.from_arrays(
+            list(names),
+            list(resources),
+            i64(capacity, 2, "capacity"),
+            list(levels),
+            labels,
+            used=None if used is None else i64(used, 2, "used"),
+            numa=None if numa is None else i64(numa, 3, "numa"),
+            numa_used=None if numa_used is None else i64(numa_used, 3, "numa_used"),
+            single_numa=None
+            if single_numa is None
+            else np.ascontiguousarray(single_numa, dtype=np.bool_),
+        )
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path) -> Cluster:

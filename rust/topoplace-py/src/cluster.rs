@@ -3,8 +3,10 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use topoplace_core::Error;
+use topoplace_core::cluster::dense::DenseCluster;
 use topoplace_core::cluster::json::{cluster_from_json_str, gang_from_json_str};
 use topoplace_core::cluster::{Cluster, GangSpec, PlaceOutcome};
 
@@ -25,6 +27,18 @@ fn poisoned() -> Error {
 )]
 pub(crate) struct PyCluster {
     state: Arc<RwLock<Cluster>>,
+    /// The node names (fixed for the snapshot's life), shared with every placement.
+    names: Arc<Vec<String>>,
+}
+
+impl PyCluster {
+    fn wrap(cluster: Cluster) -> Self {
+        let names = Arc::new(cluster.nodes.iter().map(|n| n.name.clone()).collect());
+        Self {
+            state: Arc::new(RwLock::new(cluster)),
+            names,
+        }
+    }
 }
 
 /// A gang's placement (or the reasons it has none). `committed` guards against applying it
@@ -47,15 +61,72 @@ impl PyCluster {
     #[new]
     fn new(py: Python<'_>, text: &str) -> PyResult<Self> {
         let cluster = detached(py, || cluster_from_json_str(text))?;
-        Ok(Self {
-            state: Arc::new(RwLock::new(cluster)),
-        })
+        Ok(Self::wrap(cluster))
+    }
+
+    /// A cluster from arrays: `capacity` (nodes x resources, `cpu` in millicores), `used`
+    /// likewise, `numa`/`numa_used` (nodes x NUMA nodes x resources), `single_numa` per node,
+    /// and per level `(label ids per node, label values)` (a negative id: no label).
+    #[staticmethod]
+    #[pyo3(signature = (
+        names, resources, capacity, levels, labels, used = None, numa = None,
+        numa_used = None, single_numa = None
+    ))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn from_arrays(
+        py: Python<'_>,
+        names: Vec<String>,
+        resources: Vec<String>,
+        capacity: PyReadonlyArray2<'_, i64>,
+        levels: Vec<String>,
+        labels: Vec<(PyReadonlyArray1<'_, i64>, Vec<String>)>,
+        used: Option<PyReadonlyArray2<'_, i64>>,
+        numa: Option<PyReadonlyArray3<'_, i64>>,
+        numa_used: Option<PyReadonlyArray3<'_, i64>>,
+        single_numa: Option<PyReadonlyArray1<'_, bool>>,
+    ) -> PyResult<Self> {
+        // Copies, so the work below runs detached from arrays Python could change.
+        let flat2 =
+            |a: &PyReadonlyArray2<'_, i64>| a.as_array().iter().copied().collect::<Vec<_>>();
+        let flat3 =
+            |a: &PyReadonlyArray3<'_, i64>| a.as_array().iter().copied().collect::<Vec<_>>();
+        let zones = numa.as_ref().map_or(0, |a| a.shape()[1]);
+        let capacity = flat2(&capacity);
+        let used = used.as_ref().map(flat2).unwrap_or_default();
+        let numa = numa.as_ref().map(flat3).unwrap_or_default();
+        let numa_used = numa_used.as_ref().map(flat3).unwrap_or_default();
+        let single_numa: Vec<bool> = single_numa
+            .as_ref()
+            .map(|a| a.as_array().iter().copied().collect())
+            .unwrap_or_default();
+        let (level_ids, level_values): (Vec<Vec<i64>>, Vec<Vec<String>>) = labels
+            .into_iter()
+            .map(|(ids, values)| (ids.as_array().iter().copied().collect(), values))
+            .unzip();
+        let cluster = detached(py, || {
+            Cluster::from_dense(&DenseCluster {
+                names: &names,
+                resources: &resources,
+                capacity: &capacity,
+                used: &used,
+                zones,
+                numa: &numa,
+                numa_used: &numa_used,
+                single_numa: &single_numa,
+                levels: &levels,
+                level_ids: &level_ids,
+                level_values: &level_values,
+            })
+        })?;
+        Ok(Self::wrap(cluster))
     }
 
     /// The node names, in order.
-    fn node_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let c = self.state.read().map_err(|_| to_pyerr(py, poisoned()))?;
-        Ok(c.nodes.iter().map(|n| n.name.clone()).collect())
+    fn node_names(&self) -> Vec<String> {
+        self.names.to_vec()
     }
 
     /// The levels, outermost first.
@@ -80,6 +151,7 @@ impl PyCluster {
     /// Places the gang (JSON text), changing nothing.
     fn place(&self, py: Python<'_>, gang: &str) -> PyResult<PyPlacement> {
         let state = Arc::clone(&self.state);
+        let names = Arc::clone(&self.names);
         detached(py, move || {
             let c = state.read().map_err(|_| poisoned())?;
             let spec = gang_from_json_str(gang, &c)?;
@@ -87,7 +159,7 @@ impl PyCluster {
             Ok(PyPlacement {
                 gang: spec,
                 outcome,
-                names: Arc::new(c.nodes.iter().map(|n| n.name.clone()).collect()),
+                names,
                 committed: Mutex::new(false),
             })
         })
@@ -97,9 +169,9 @@ impl PyCluster {
     /// what-if of a sequence (the cluster itself is unchanged).
     fn place_sequence(&self, py: Python<'_>, gangs: Vec<String>) -> PyResult<Vec<PyPlacement>> {
         let state = Arc::clone(&self.state);
+        let names = Arc::clone(&self.names);
         detached(py, move || {
             let mut c = state.read().map_err(|_| poisoned())?.clone();
-            let names = Arc::new(c.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>());
             let mut out = Vec::with_capacity(gangs.len());
             for text in &gangs {
                 let spec = gang_from_json_str(text, &c)?;

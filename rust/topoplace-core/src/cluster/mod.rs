@@ -5,7 +5,9 @@
 //! - [`gang`]: gangs, groups, placements.
 //! - [`place`]: the placement (semantics in its docs).
 //! - [`json`]: the interchange format (`{levels, nodes}` and `{name, groups}`).
+//! - [`dense`]: a cluster from arrays (numpy).
 
+pub mod dense;
 mod explain;
 pub mod gang;
 pub mod json;

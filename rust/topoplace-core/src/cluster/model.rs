@@ -110,6 +110,8 @@ pub struct Cluster {
     pub parent: Vec<Vec<u32>>,
     /// Per level: free capacity summed over each domain's nodes, `agg[l][d * R + r]`.
     agg: Vec<Vec<i64>>,
+    /// Per level: each domain's nodes, in node order.
+    pub members: Vec<Vec<Vec<usize>>>,
 }
 
 impl Cluster {
@@ -187,7 +189,19 @@ impl Cluster {
             domain_names,
             parent,
             agg: Vec::new(),
+            members: Vec::new(),
         };
+        c.members = (0..c.levels.len())
+            .map(|l| {
+                let mut m = vec![Vec::new(); c.domain_names[l].len()];
+                for (n, &d) in c.domain_of[l].iter().enumerate() {
+                    if d != NO_DOMAIN {
+                        m[d as usize].push(n);
+                    }
+                }
+                m
+            })
+            .collect();
         c.agg = (0..c.levels.len())
             .map(|l| {
                 let mut a = vec![0; c.domain_names[l].len() * nr];

@@ -137,37 +137,34 @@ impl Cluster {
             match g.slice {
                 None => nodes.iter().map(|&n| fits[n]).sum(),
                 Some((s, ls)) => {
-                    let mut per: Vec<(u32, usize)> = Vec::new();
+                    let s = s.max(1);
+                    let mut per = vec![0usize; self.domain_names[ls].len()];
+                    let mut seen = Vec::new();
                     for &n in nodes {
                         let d = self.domain_of[ls][n];
-                        if d == NO_DOMAIN {
-                            continue;
-                        }
-                        match per.iter_mut().find(|(x, _)| *x == d) {
-                            Some(e) => e.1 += fits[n],
-                            None => per.push((d, fits[n])),
+                        if d != NO_DOMAIN {
+                            if per[d as usize] == 0 {
+                                seen.push(d as usize);
+                            }
+                            per[d as usize] += fits[n];
                         }
                     }
-                    per.iter().map(|&(_, f)| f / s.max(1) * s.max(1)).sum()
+                    seen.iter().map(|&d| per[d] / s * s).sum()
                 }
             }
         };
         // Candidate domains of the required level (or the whole cluster), with capacity.
-        let candidates: Vec<(Option<usize>, Vec<usize>)> = match g.required_level {
-            None => vec![(None, (0..nn).collect())],
-            Some(l) => {
-                let mut by: Vec<Vec<usize>> = vec![Vec::new(); self.domain_names[l].len()];
-                for n in 0..nn {
-                    let d = self.domain_of[l][n];
-                    if d != NO_DOMAIN {
-                        by[d as usize].push(n);
-                    }
-                }
-                by.into_iter()
-                    .enumerate()
-                    .map(|(d, ns)| (Some(d), ns))
-                    .collect()
+        let all: Vec<usize>;
+        let candidates: Vec<(Option<usize>, &[usize])> = match g.required_level {
+            None => {
+                all = (0..nn).collect();
+                vec![(None, all.as_slice())]
             }
+            Some(l) => self.members[l]
+                .iter()
+                .enumerate()
+                .map(|(d, ns)| (Some(d), ns.as_slice()))
+                .collect(),
         };
         let caps: Vec<usize> = candidates.iter().map(|(_, ns)| slice_cap(ns)).collect();
         let want = g.count;
@@ -219,30 +216,36 @@ impl Cluster {
             Some((s, ls)) => (s.max(1), Some(ls)),
             None => (1, g.preferred_level),
         };
-        // Groups of nodes at the grouping level, with their capacity in whole units.
-        let mut groups: Vec<(u32, Vec<usize>, usize)> = Vec::new();
+        // Groups of nodes at the grouping level, with their capacity in whole units. A node
+        // without the preferred level's label is a group of its own; without the slice
+        // level's, it holds no slice.
+        let ndom = level.map_or(0, |l| self.domain_names[l].len());
+        let mut slot: Vec<u32> = vec![u32::MAX; ndom + self.nodes.len()];
+        let mut groups: Vec<(Vec<usize>, usize)> = Vec::new();
         for &n in nodes {
-            let key = level.map_or(u32::try_from(n).unwrap_or(NO_DOMAIN), |l| {
-                self.domain_of[l][n]
-            });
-            if key == NO_DOMAIN || fits[n] == 0 {
+            if fits[n] == 0 {
                 continue;
             }
-            match groups.iter_mut().find(|(k, ..)| *k == key) {
-                Some(e) => {
-                    e.1.push(n);
-                    e.2 += fits[n];
-                }
-                None => groups.push((key, vec![n], fits[n])),
+            let key = match level.map(|l| self.domain_of[l][n]) {
+                Some(NO_DOMAIN) if g.slice.is_some() => continue,
+                Some(NO_DOMAIN) | None => ndom + n,
+                Some(d) => d as usize,
+            };
+            if slot[key] == u32::MAX {
+                slot[key] = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+                groups.push((Vec::new(), 0));
             }
+            let e = &mut groups[slot[key] as usize];
+            e.0.push(n);
+            e.1 += fits[n];
         }
         for gr in &mut groups {
-            gr.2 = gr.2 / unit * unit;
+            gr.1 = gr.1 / unit * unit;
         }
-        let picked = best_fit(groups.iter().map(|gr| gr.2).collect(), count);
+        let picked = best_fit(groups.iter().map(|gr| gr.1).collect(), count);
         let mut out = Vec::new();
         for (gi, take) in picked {
-            let members = &groups[gi].1;
+            let members = &groups[gi].0;
             let caps: Vec<usize> = members.iter().map(|&n| fits[n]).collect();
             for (mi, k) in best_fit(caps, take) {
                 out.push((members[mi], k));
@@ -364,27 +367,28 @@ impl Cluster {
 
 /// `count` items taken from bins of capacity `caps`: as few bins as possible, largest first,
 /// the last the smallest bin that holds what is left; `(bin, taken)` in order. Ties go to
-/// the lower index.
+/// the lower index. Bins are sorted once; each step is a binary search.
 fn best_fit(caps: Vec<usize>, count: usize) -> Vec<(usize, usize)> {
     let mut order: Vec<usize> = (0..caps.len()).filter(|&i| caps[i] > 0).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(caps[i]), i));
+    order.sort_unstable_by_key(|&i| (std::cmp::Reverse(caps[i]), i));
     let mut out = Vec::new();
     let mut left = count;
-    let mut used = vec![false; caps.len()];
-    while left > 0 {
-        // The tightest unused bin holding all that is left, else the largest.
-        let tight = order
-            .iter()
-            .copied()
-            .filter(|&i| !used[i] && caps[i] >= left)
-            .min_by_key(|&i| (caps[i], i));
-        let Some(i) = tight.or_else(|| order.iter().copied().find(|&i| !used[i])) else {
+    let mut next = 0;
+    while left > 0 && next < order.len() {
+        // Unused bins are `order[next..]`, by capacity descending: the tightest holding all
+        // that is left is the first of the last run of capacities >= left.
+        let rest = &order[next..];
+        let holding = rest.partition_point(|&i| caps[i] >= left);
+        if holding > 0 {
+            let c = caps[rest[holding - 1]];
+            let first = rest.partition_point(|&i| caps[i] > c);
+            out.push((rest[first], left));
             break;
-        };
-        used[i] = true;
-        let k = caps[i].min(left);
-        out.push((i, k));
-        left -= k;
+        }
+        let i = order[next];
+        next += 1;
+        out.push((i, caps[i]));
+        left -= caps[i];
     }
     out
 }
