@@ -221,3 +221,34 @@ def test_from_arrays_equals_the_dict_path() -> None:
         Cluster.from_arrays(["a", "b"], ["cpu", "memory", "x"], np.ones((1, 3)), {})
     with pytest.raises(InvalidValueError, match="label id 5 of level rack is out of range"):
         Cluster.from_arrays(["a"], ["cpu"], np.ones((1, 1)), {"rack": (np.array([5]), ["r0"])})
+
+
+def test_nodes_from_a_topology() -> None:
+    def node(i: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "name": f"dgx-{i}",
+            "labels": {"rack": "r0"},
+            "topology": "builtin:dgx-h100",
+            "topology_policy": "single-numa-node",
+            **extra,
+        }
+
+    c = Cluster({"levels": ["rack"], "nodes": [node(0), node(1, used={"nvidia.com/gpu": 0})]})
+    assert c.free("dgx-0") == {"cpu": 224_000, "memory": 2 << 40, "nvidia.com/gpu": 8}
+
+    def gang(count: int, gpus: int) -> dict[str, Any]:
+        request = {"cpu": "8", "nvidia.com/gpu": gpus}
+        return {"name": "g", "groups": [{"count": count, "request": request}]}
+
+    # The DGX H100 has 4 GPUs per NUMA node: an 8-GPU pod cannot be aligned, 4-GPU pods
+    # take one NUMA node each.
+    assert "room only across NUMA nodes" in c.place(gang(1, 8)).reasons[0]
+    placed = c.place(gang(4, 4))
+    assert [(n, z) for _, _, n, z in placed.pods] == [
+        ("dgx-0", 0),
+        ("dgx-0", 1),
+        ("dgx-1", 0),
+        ("dgx-1", 1),
+    ]
+    with pytest.raises(InvalidValueError, match=r"cluster: nodes\[0\]\.topology: "):
+        Cluster({"levels": [], "nodes": [node(0, topology="builtin:no-such-machine")]})

@@ -41,6 +41,64 @@ def _text(spec: Mapping[str, Any] | str) -> str:
     return spec if isinstance(spec, str) else json.dumps(spec, separators=(",", ":"))
 
 
+def _zones(source: object, where: str) -> list[dict[str, Any]]:
+    """Per NUMA node of a machine's topology: its CPUs, memory and GPUs."""
+    from topoplace._core import Topology
+    from topoplace.errors import TopoplaceError
+    from topoplace.sources import load
+
+    try:
+        if isinstance(source, str):
+            topo = load(source)
+        elif isinstance(source, Mapping):
+            topo = Topology.from_json(json.dumps(source))
+        else:
+            raise InvalidValueError("expected builtin:NAME, a path, or an inline topology")
+    except TopoplaceError as e:
+        raise InvalidValueError(f"cluster: {where}: {e}") from e
+    gpus = [g.numa_node for g in topo.gpus]
+    zones = []
+    for numa in topo.numa_nodes:
+        if not numa.allowed:
+            continue
+        zone: dict[str, Any] = {"cpu": str(len(numa.cpus)), "memory": numa.memory_bytes}
+        if gpus:
+            zone["nvidia.com/gpu"] = gpus.count(numa.index)
+        zones.append(zone)
+    return zones
+
+
+def _with_topologies(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``spec`` with each node's ``topology`` turned into its ``numa`` amounts (and its
+    ``capacity``, the sums, unless given); one load per distinct source."""
+    nodes = spec.get("nodes")
+    if not isinstance(nodes, list) or not any(
+        isinstance(n, Mapping) and "topology" in n for n in nodes
+    ):
+        return spec
+    loaded: dict[str, list[dict[str, Any]]] = {}
+    out = []
+    for i, node in enumerate(nodes):
+        if not isinstance(node, Mapping) or "topology" not in node:
+            out.append(node)
+            continue
+        source = node["topology"]
+        key = source if isinstance(source, str) else json.dumps(source, sort_keys=True)
+        if key not in loaded:
+            loaded[key] = _zones(source, f"nodes[{i}].topology")
+        zones = loaded[key]
+        filled = {k: v for k, v in node.items() if k != "topology"}
+        filled.setdefault("numa", zones)
+        if "capacity" not in filled:
+            totals: dict[str, int] = {}
+            for zone in zones:
+                for name, amount in zone.items():
+                    totals[name] = totals.get(name, 0) + int(amount)
+            filled["capacity"] = totals
+        out.append(filled)
+    return {**spec, "nodes": out}
+
+
 def load_spec(path: str | Path) -> dict[str, Any]:
     """A cluster or gang file: JSON, or YAML (needs pyyaml, the ``k8s`` extra)."""
     from topoplace._yaml import yaml_module
@@ -78,17 +136,23 @@ class Cluster:
 
     Args:
         spec: ``{"levels": [label keys, outermost first], "nodes": [{"name", "labels",
-            "capacity", "used", "numa", "numa_used", "taints", "unschedulable"}]}`` as a dict
-            or JSON text. Quantities use Kubernetes syntax.
+            "capacity", "used", "numa", "numa_used", "topology_policy", "taints",
+            "unschedulable", "topology"}]}`` as a dict or JSON text. Quantities use Kubernetes
+            syntax. A node's ``topology`` (``"builtin:NAME"``, a path :func:`topoplace.load`
+            reads, or an inline topoplace JSON topology) gives its per-NUMA CPUs, memory and
+            GPUs (``nvidia.com/gpu``), and its capacity when none is given.
 
     Raises:
         ObjectError: a field is malformed (names the field's path).
-        InvalidValueError: a node name repeats, or more is used than allocatable.
+        InvalidValueError: a node name repeats, more is used than allocatable, or a node's
+            topology cannot be loaded.
     """
 
     __slots__ = ("_core",)
 
     def __init__(self, spec: Mapping[str, Any] | str) -> None:
+        if not isinstance(spec, str):
+            spec = _with_topologies(spec)
         self._core = ClusterCore(_text(spec))
 
     @classmethod
