@@ -36,14 +36,12 @@ fn amount(at: &At<'_>, name: &str) -> Result<i64> {
     i64::try_from((q.nanos + per - 1) / per).map_err(|_| at.err("too large"))
 }
 
+/// The amounts of map field `key` (all zero when absent).
 fn amounts(at: &At<'_>, key: &str, res: &mut Resources) -> Result<Vec<i64>> {
-    let mut out = vec![0; res.len()];
-    for (name, v) in at.dict(key)? {
-        let r = res.intern(name);
-        out.resize(res.len(), 0);
-        out[r] = amount(&v, name)?;
+    match at.opt(key)? {
+        Some(map) => zone(&map, res),
+        None => Ok(vec![0; res.len()]),
     }
-    Ok(out)
 }
 
 fn labels(at: &At<'_>, key: &str) -> Result<Vec<(String, String)>> {
@@ -106,7 +104,7 @@ pub fn cluster_from_json(v: &Value) -> Result<Cluster> {
     Cluster::new(res, levels, nodes)
 }
 
-/// One NUMA node's amounts: a map of resource to quantity.
+/// A map of resource to quantity, as amounts by resource index.
 fn zone(z: &At<'_>, res: &mut Resources) -> Result<Vec<i64>> {
     let mut out = vec![0; res.len()];
     for (name, v) in z.entries()? {

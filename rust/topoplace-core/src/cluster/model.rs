@@ -278,7 +278,7 @@ type DomainTables = (Vec<Vec<u32>>, Vec<Vec<String>>, Vec<Vec<u32>>);
 /// Per level, each node's domain: nodes with the same label value *under the same parent*
 /// share a domain (so two racks named `r1` in different blocks stay apart).
 fn domains(levels: &[String], nodes: &[NodeSpec]) -> DomainTables {
-    let mut domain_of = Vec::with_capacity(levels.len());
+    let mut domain_of: Vec<Vec<u32>> = Vec::with_capacity(levels.len());
     let mut names = Vec::with_capacity(levels.len());
     let mut parents = Vec::with_capacity(levels.len());
     for (l, key) in levels.iter().enumerate() {
@@ -290,7 +290,7 @@ fn domains(levels: &[String], nodes: &[NodeSpec]) -> DomainTables {
             // The nearest level above with a domain for this node (uneven trees skip levels).
             let (above, parent) = (0..l)
                 .rev()
-                .map(|a| (a, domain_of_level(&domain_of, a, n)))
+                .map(|a| (a, domain_of[a][n]))
                 .find(|&(_, d)| d != NO_DOMAIN)
                 .map_or((u32::MAX, NO_DOMAIN), |(a, d)| {
                     (u32::try_from(a).unwrap_or(0), d)
@@ -317,8 +317,4 @@ fn domains(levels: &[String], nodes: &[NodeSpec]) -> DomainTables {
         parents.push(level_parent);
     }
     (domain_of, names, parents)
-}
-
-fn domain_of_level(domain_of: &[Vec<u32>], l: usize, n: usize) -> u32 {
-    domain_of[l][n]
 }

@@ -344,8 +344,7 @@ impl Cluster {
             }
         }
         for p in &placement.pods {
-            let req = gang.groups[p.group].request.clone();
-            self.apply(p.node, p.numa, &req, 1);
+            self.apply(p.node, p.numa, &gang.groups[p.group].request, 1);
         }
         Ok(())
     }
@@ -358,8 +357,7 @@ impl Cluster {
                 .get(p.group)
                 .filter(|_| p.node < self.nodes.len())
             {
-                let req = g.request.clone();
-                self.apply(p.node, p.numa, &req, -1);
+                self.apply(p.node, p.numa, &g.request, -1);
             }
         }
     }

@@ -2,9 +2,9 @@
 
 use std::sync::LazyLock;
 
-use super::facts::NONE;
-use super::pools::{Dev, Inventory};
-use crate::dra::value::{AttrValue, QualifiedName};
+use super::facts::{NONE, intern};
+use super::pools::Inventory;
+use crate::dra::value::QualifiedName;
 
 /// Which device attributes say where a device sits. For each level, the first attribute
 /// of the list that a device carries is its place at that level; a device with none of them
@@ -59,32 +59,14 @@ pub(super) struct Places {
     pub socket: Vec<u32>,
 }
 
-/// The first of `attrs` that `dev` carries, as an id among `seen`.
-fn place_of<'a>(dev: &Dev<'a>, attrs: &[QualifiedName], seen: &mut Vec<&'a AttrValue>) -> u32 {
-    let Some(v) = attrs.iter().find_map(|a| dev.device.attributes.get(a)) else {
-        return NONE;
-    };
-    let i = seen.iter().position(|s| *s == v).unwrap_or_else(|| {
-        seen.push(v);
-        seen.len() - 1
-    });
-    u32::try_from(i).unwrap_or(NONE)
-}
-
 impl Places {
     pub(super) fn new(alignment: &Alignment, inv: &Inventory<'_>) -> Self {
-        let (mut pcie_seen, mut numa_seen, mut socket_seen) = (Vec::new(), Vec::new(), Vec::new());
-        let mut pcie = Vec::with_capacity(inv.devices.len());
-        let mut numa = Vec::with_capacity(inv.devices.len());
-        let mut socket = Vec::with_capacity(inv.devices.len());
-        for dev in &inv.devices {
-            pcie.push(place_of(dev, &alignment.pcie_root, &mut pcie_seen));
-            numa.push(place_of(dev, &alignment.numa, &mut numa_seen));
-            socket.push(place_of(dev, &alignment.socket, &mut socket_seen));
-        }
+        let (pcie, _) = intern(inv, &alignment.pcie_root);
+        let (numa, numa_count) = intern(inv, &alignment.numa);
+        let (mut socket, _) = intern(inv, &alignment.socket);
         // A device without a socket takes its NUMA node's, learnt from the devices (CPUs)
         // that carry both.
-        let mut socket_of_numa = vec![NONE; numa_seen.len()];
+        let mut socket_of_numa = vec![NONE; numa_count];
         for (&n, &s) in numa.iter().zip(&socket) {
             if n != NONE && s != NONE && socket_of_numa[n as usize] == NONE {
                 socket_of_numa[n as usize] = s;

@@ -83,7 +83,7 @@ impl Facts {
         for claim in &prep.claims {
             constraint_base.push(groups.len());
             for con in &claim.constraints {
-                let (ids, n) = intern(inv, con.attr);
+                let (ids, n) = intern(inv, std::slice::from_ref(con.attr));
                 groups.push(ids);
                 ngroups.push(n);
             }
@@ -110,22 +110,25 @@ impl Facts {
     }
 }
 
-/// Each device's value of `attr` as an id in first-seen order, and how many ids.
-pub(super) fn intern(inv: &Inventory<'_>, attr: &QualifiedName) -> (Vec<u32>, usize) {
+/// Each device's value of the first of `attrs` it carries, as an id in first-seen order
+/// ([`NONE`] when it carries none), and how many ids.
+pub(super) fn intern(inv: &Inventory<'_>, attrs: &[QualifiedName]) -> (Vec<u32>, usize) {
     let mut seen: Vec<&AttrValue> = Vec::new();
     let ids = inv
         .devices
         .iter()
-        .map(|d| match d.device.attributes.get(attr) {
-            None => NONE,
-            Some(v) => {
-                let i = seen.iter().position(|s| *s == v).unwrap_or_else(|| {
-                    seen.push(v);
-                    seen.len() - 1
-                });
-                u32::try_from(i).unwrap_or(NONE)
-            }
-        })
+        .map(
+            |d| match attrs.iter().find_map(|a| d.device.attributes.get(a)) {
+                None => NONE,
+                Some(v) => {
+                    let i = seen.iter().position(|s| *s == v).unwrap_or_else(|| {
+                        seen.push(v);
+                        seen.len() - 1
+                    });
+                    u32::try_from(i).unwrap_or(NONE)
+                }
+            },
+        )
         .collect();
     (ids, seen.len())
 }
