@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gang_plain import BoolArray, Group, IntArray, PlainCluster, Pods  # noqa: E402
+from gang_plain import UNBOUNDED, BoolArray, Group, IntArray, PlainCluster, Pods  # noqa: E402
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _fits_np(
     c: NumpyCluster, g: Group, free: IntArray, numa_free: IntArray
 ) -> tuple[IntArray, IntArray, BoolArray]:
     """Per node its fit, per node and NUMA node what each holds, and which nodes align."""
-    total = np.full(len(free), g.count, dtype=np.int64)
+    total = np.full(len(free), UNBOUNDED, dtype=np.int64)
     wants = [(r, want) for r, want in enumerate(g.request) if want > 0]
     for r, want in wants:
         np.minimum(total, free[:, r] // want, out=total)

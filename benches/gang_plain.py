@@ -50,6 +50,9 @@ HOSTS_PER_RACK = 20
 RACKS_PER_BLOCK = 25
 NODES_PER_BLOCK = HOSTS_PER_RACK * RACKS_PER_BLOCK
 GPU = "nvidia.com/gpu"
+# The most pods one node is counted as holding (a domain's capacity is what it holds, not
+# capped at the count, so "tightest" compares true capacities; finite for a request of nothing).
+UNBOUNDED = 2**32 - 1
 ZONE = {"cpu": "48", "memory": "512Gi", GPU: 4}
 
 
@@ -332,7 +335,7 @@ def _fits_plain(
     wants = [(r, want) for r, want in enumerate(g.request) if want > 0]
     fits = []
     for n, node_free in enumerate(free):
-        total = g.count
+        total = UNBOUNDED
         for r, want in wants:
             q = node_free[r] // want
             if q < total:

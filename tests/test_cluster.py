@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import topoplace
 from topoplace import k8s_topology as k8s
 from topoplace.cli import main
 from topoplace.cluster import Cluster, placement_dict
@@ -250,5 +251,25 @@ def test_nodes_from_a_topology() -> None:
         ("dgx-1", 0),
         ("dgx-1", 1),
     ]
+    # Each pod's CPUs and GPUs come from its node's allocator, on the pod's NUMA node.
+    topo = topoplace.Topology.builtin("dgx-h100")
+    numa_of = {cpu: z.index for z in topo.numa_nodes for cpu in z.cpus}
+    gpu_numa = [g.numa_node for g in topo.gpus]
+    for (_, _, _, zone), alloc in zip(placed.pods, placed.allocations, strict=True):
+        assert alloc is not None
+        assert len(alloc["cpus"]) == 8 and len(alloc["gpus"]) == 4
+        assert {numa_of[cpu] for cpu in alloc["cpus"]} == {zone}
+        assert {gpu_numa[g] for g in alloc["gpus"]} == {zone}
+    out = placement_dict(placed)["placements"][0]
+    assert out["gpus"] == placed.allocations[0]["gpus"]  # type: ignore[index]
+    # Committed pods hold their CPUs: the next placement gets others.
+    first = c.place(gang(1, 1))
+    c.commit(first)
+    second = c.place(gang(1, 1))
+    a, b = first.allocations[0], second.allocations[0]
+    assert a is not None and b is not None
+    assert not set(a["cpus"]) & set(b["cpus"]) and a["gpus"] != b["gpus"]
+    c.release(first)
+    assert c.place(gang(1, 1)).allocations == first.allocations
     with pytest.raises(InvalidValueError, match=r"cluster: nodes\[0\]\.topology: "):
         Cluster({"levels": [], "nodes": [node(0, topology="builtin:no-such-machine")]})

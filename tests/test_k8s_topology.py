@@ -274,7 +274,7 @@ def test_kueue_jobs_give_counts_levels_and_slices() -> None:
     assert (group["name"], group["count"], group["min_count"]) == ("workers", 64, 64)
     assert group["required_level"] == ZONE
     assert (group["slice_level"], group["slice_size"]) == (RACK, 16)
-    assert group["slice_layers"] == [{"level": BLOCK, "size": 32}, {"level": RACK, "size": 16}]
+    assert group["slices"] == [{"level": BLOCK, "size": 32}, {"level": RACK, "size": 16}]
     (group,) = k8s.gang_from_kueue_job(jobs["eval-1x1"], flavor=flavor)["groups"]
     assert group["count"] == 1  # parallelism defaults to 1
     assert not {"required_level", "preferred_level", "slice_level"} & group.keys()
@@ -718,4 +718,4 @@ def test_kueue_multi_layer_slices_are_checked() -> None:
     ann[key] = json.dumps([{"topology": RACK, "size": 16}])
     (group,) = k8s.gang_from_kueue_job(job)["groups"]
     assert (group["slice_level"], group["slice_size"]) == (RACK, 16)
-    assert "slice_layers" not in group
+    assert "slices" not in group

@@ -88,10 +88,22 @@ def _dra(args: argparse.Namespace) -> int:
 
 
 def _gang(args: argparse.Namespace) -> int:
-    from topoplace.cluster import Cluster, load_spec, placement_dict
+    from topoplace.cluster import Cluster, placement_dict
+    from topoplace.k8s_topology.files import (
+        cluster_from_objects,
+        gang_from_objects,
+        load_objects_or_spec,
+    )
 
-    cluster = Cluster(load_spec(args.cluster))
-    placement = cluster.place(load_spec(args.gang))
+    # Each file is either the interchange format or Kubernetes objects (kubectl get -o yaml).
+    cluster_in = load_objects_or_spec(args.cluster)
+    gang_in = load_objects_or_spec(args.gang)
+    objects = cluster_in if isinstance(cluster_in, list) else []
+    if isinstance(cluster_in, list):
+        cluster_in = cluster_from_objects(cluster_in, source=args.cluster)
+    if isinstance(gang_in, list):
+        gang_in = gang_from_objects(gang_in, cluster_objects=objects, source=args.gang)
+    placement = Cluster(cluster_in).place(gang_in, strategy=args.strategy)
     if args.format == "json":
         sys.stdout.write(json.dumps(placement_dict(placement), indent=2) + "\n")
     elif placement.feasible:
@@ -280,9 +292,28 @@ def _parser() -> argparse.ArgumentParser:
     gang = sub.add_parser(
         "gang", help="place a gang on a cluster, all or nothing (exit 3 when it cannot)"
     )
-    gang.add_argument("--cluster", required=True, help="cluster file (JSON/YAML, docs/cluster.md)")
-    gang.add_argument("--gang", required=True, help="gang file (JSON/YAML)")
+    gang.add_argument(
+        "--cluster",
+        required=True,
+        help="cluster file (JSON/YAML): the interchange format (docs/cluster.md), or Kubernetes "
+        "objects: a Kueue Topology or Volcano HyperNodes, Nodes, optional ResourceFlavor and "
+        "NodeResourceTopology objects (docs/k8s-topology.md)",
+    )
+    gang.add_argument(
+        "--gang",
+        required=True,
+        help="gang file (JSON/YAML): the interchange format, or Kubernetes objects: one "
+        "Workload, Coscheduling PodGroup or Volcano Job with its Pods/Jobs, or one job with "
+        "Kueue TAS annotations",
+    )
     gang.add_argument("--format", choices=["text", "json"], default="text")
+    gang.add_argument(
+        "--strategy",
+        choices=["tight", "pack", "balanced"],
+        default=None,
+        help="domain choice: tight (Kueue TAS best fit, default), pack (least fragmentation), "
+        "balanced (spread); overrides the gang file's strategy",
+    )
     gang.set_defaults(run=_gang)
     demo = sub.add_parser(
         "demo", help="show built-in machines, a bundled real one, and joint GPU placements"

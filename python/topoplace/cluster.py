@@ -1,4 +1,4 @@
-"""Clusters: all-or-nothing gang placement inside topology domains (issue #6, first stage).
+"""Clusters: all-or-nothing gang placement inside topology domains.
 
 A :class:`Cluster` is a snapshot of nodes (capacities per node and, when known, per NUMA
 node; labels; taints) with a domain tree from label levels, outermost first. ``place`` finds
@@ -31,19 +31,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from topoplace._core import ClusterCore, GangPlacement
+from topoplace._core import ClusterCore, GangPlacement, Topology
 from topoplace.errors import InvalidValueError
 
-__all__ = ["Cluster", "GangPlacement", "load_spec", "placement_dict"]
+__all__ = ["STRATEGIES", "Cluster", "GangPlacement", "load_spec", "placement_dict"]
+
+#: The placement strategies: Kueue TAS's best fit, least fragmentation, spread.
+STRATEGIES = ("tight", "pack", "balanced")
 
 
 def _text(spec: Mapping[str, Any] | str) -> str:
     return spec if isinstance(spec, str) else json.dumps(spec, separators=(",", ":"))
 
 
-def _zones(source: object, where: str) -> list[dict[str, Any]]:
-    """Per NUMA node of a machine's topology: its CPUs, memory and GPUs."""
-    from topoplace._core import Topology
+def _zones(source: object, where: str) -> tuple[Topology, list[dict[str, Any]]]:
+    """A machine's topology and, per NUMA node, its CPUs, memory and GPUs."""
     from topoplace.errors import TopoplaceError
     from topoplace.sources import load
 
@@ -65,18 +67,22 @@ def _zones(source: object, where: str) -> list[dict[str, Any]]:
         if gpus:
             zone["nvidia.com/gpu"] = gpus.count(numa.index)
         zones.append(zone)
-    return zones
+    return topo, zones
 
 
-def _with_topologies(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+def _with_topologies(
+    spec: Mapping[str, Any],
+) -> tuple[Mapping[str, Any], list[tuple[list[int], Topology]]]:
     """``spec`` with each node's ``topology`` turned into its ``numa`` amounts (and its
-    ``capacity``, the sums, unless given); one load per distinct source."""
+    ``capacity``, the sums, unless given), and per distinct topology the nodes that carry it
+    (each source loaded once)."""
     nodes = spec.get("nodes")
     if not isinstance(nodes, list) or not any(
         isinstance(n, Mapping) and "topology" in n for n in nodes
     ):
-        return spec
-    loaded: dict[str, list[dict[str, Any]]] = {}
+        return spec, []
+    loaded: dict[str, tuple[Topology, list[dict[str, Any]]]] = {}
+    carriers: dict[str, list[int]] = {}
     out = []
     for i, node in enumerate(nodes):
         if not isinstance(node, Mapping) or "topology" not in node:
@@ -86,7 +92,8 @@ def _with_topologies(spec: Mapping[str, Any]) -> Mapping[str, Any]:
         key = source if isinstance(source, str) else json.dumps(source, sort_keys=True)
         if key not in loaded:
             loaded[key] = _zones(source, f"nodes[{i}].topology")
-        zones = loaded[key]
+        zones = loaded[key][1]
+        carriers.setdefault(key, []).append(i)
         filled = {k: v for k, v in node.items() if k != "topology"}
         filled.setdefault("numa", zones)
         if "capacity" not in filled:
@@ -96,7 +103,8 @@ def _with_topologies(spec: Mapping[str, Any]) -> Mapping[str, Any]:
                     totals[name] = totals.get(name, 0) + int(amount)
             filled["capacity"] = totals
         out.append(filled)
-    return {**spec, "nodes": out}
+    attach = [(carriers[key], topo) for key, (topo, _) in loaded.items()]
+    return {**spec, "nodes": out}, attach
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
@@ -119,14 +127,34 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     return loaded
 
 
+def _with_strategy(gang: Mapping[str, Any] | str, strategy: str | None) -> Mapping[str, Any] | str:
+    if strategy is None:
+        return gang
+    if strategy not in STRATEGIES:
+        raise InvalidValueError(
+            f"unknown strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})"
+        )
+    loaded = json.loads(gang) if isinstance(gang, str) else gang
+    if not isinstance(loaded, Mapping):
+        raise InvalidValueError("gang: expected a mapping at the top")
+    return {**loaded, "strategy": strategy}
+
+
 def placement_dict(placement: GangPlacement) -> dict[str, Any]:
-    """``{gang, feasible, placements: [{group, index, node, numa}], reasons}``."""
+    """``{gang, feasible, placements: [{group, index, node, numa}], reasons}``; a pod on a
+    node with a topology also has its ``cpus``, ``gpus`` and ``numa_nodes``."""
+    rows = []
+    for (group, index, node, numa), alloc in zip(
+        placement.pods, placement.allocations, strict=True
+    ):
+        row: dict[str, Any] = {"group": group, "index": index, "node": node, "numa": numa}
+        if alloc is not None:
+            row.update(alloc)
+        rows.append(row)
     return {
         "gang": placement.gang,
         "feasible": placement.feasible,
-        "placements": [
-            {"group": g, "index": i, "node": n, "numa": z} for g, i, n, z in placement.pods
-        ],
+        "placements": rows,
         "reasons": placement.reasons,
     }
 
@@ -151,9 +179,12 @@ class Cluster:
     __slots__ = ("_core",)
 
     def __init__(self, spec: Mapping[str, Any] | str) -> None:
+        attach: list[tuple[list[int], Topology]] = []
         if not isinstance(spec, str):
-            spec = _with_topologies(spec)
+            spec, attach = _with_topologies(spec)
         self._core = ClusterCore(_text(spec))
+        for nodes, topo in attach:
+            self._core.attach_topology(nodes, topo)
 
     @classmethod
     def from_arrays(
@@ -234,16 +265,34 @@ class Cluster:
         """What is free on ``node`` per resource (``cpu`` in millicores, the rest in units)."""
         return dict(self._core.free(node))
 
-    def place(self, gang: Mapping[str, Any] | str) -> GangPlacement:
+    def whole_free(self) -> dict[str, int]:
+        """What is left entirely free: ``{"nodes": n, LEVEL: domains, ...}``, the nodes with
+        nothing taken and, per level, the domains none of whose nodes has anything taken
+        (what whole-node and whole-rack jobs need; :meth:`place` with ``strategy="pack"``
+        keeps the most of them)."""
+        nodes, per_level = self._core.whole_free()
+        return {"nodes": nodes, **dict(zip(self.levels, per_level, strict=True))}
+
+    def place(self, gang: Mapping[str, Any] | str, *, strategy: str | None = None) -> GangPlacement:
         """Where the gang's pods go, all or nothing; falsy with ``reasons`` when nowhere.
 
         Changes nothing: pass the result to :meth:`commit` to take it.
-        """
-        return self._core.place(_text(gang))
 
-    def what_if(self, gangs: Iterable[Mapping[str, Any] | str]) -> list[GangPlacement]:
-        """Each gang placed in turn, those that fit committed on a copy of the cluster."""
-        return self._core.place_sequence([_text(g) for g in gangs])
+        Args:
+            gang: ``{"name", "groups": [...], "strategy"}`` as a dict or JSON text.
+            strategy: overrides the gang's ``strategy``: ``"tight"`` (the default, Kueue
+                TAS's best fit), ``"pack"`` (least fragmentation: partly used domains and
+                nodes first, whole free nodes and racks kept) or ``"balanced"`` (pods spread
+                evenly, the roomiest domain).
+        """
+        return self._core.place(_text(_with_strategy(gang, strategy)))
+
+    def what_if(
+        self, gangs: Iterable[Mapping[str, Any] | str], *, strategy: str | None = None
+    ) -> list[GangPlacement]:
+        """Each gang placed in turn, those that fit committed on a copy of the cluster
+        (``strategy`` as in :meth:`place`)."""
+        return self._core.place_sequence([_text(_with_strategy(g, strategy)) for g in gangs])
 
     def commit(self, placement: GangPlacement) -> None:
         """Takes what ``placement`` uses; refuses it, whole, if the cluster changed so that

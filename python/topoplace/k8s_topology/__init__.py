@@ -8,8 +8,10 @@ a ``ResourceFlavor``), :func:`cluster_from_hypernodes` (Volcano ``HyperNode`` ob
 :func:`apply_nrt` / :func:`numa_from_nrt` (per-NUMA capacity from ``NodeResourceTopology``).
 Gangs: :func:`gang_from_workload` (the Kubernetes Workload/PodGroup gang API),
 :func:`gang_from_kueue_job` (Kueue TAS pod-template annotations), :func:`gang_from_volcano_job`
-and :func:`gang_from_coscheduling` (scheduler-plugins ``PodGroup``). ``docs/k8s-topology.md``
-gives the formats and every mapping rule.
+and :func:`gang_from_coscheduling` (scheduler-plugins ``PodGroup``). Bags of objects (a file's
+documents, what ``topoplace gang`` reads): :func:`cluster_from_objects` and
+:func:`gang_from_objects` pick the objects by kind and call the readers above.
+``docs/k8s-topology.md`` gives the formats and every mapping rule.
 
 Quantities are kept as given (strings such as ``"1536Gi"``, or ints) after checking their
 syntax; only sums and differences (several containers, NRT used = allocatable - available) are
@@ -19,7 +21,8 @@ computed, exactly, and written back in Kubernetes syntax. A malformed object rai
 
 Modules: ``_common`` (field access and errors, quantities, object naming, loading), ``nodes``
 (Node objects, Kueue clusters), ``volcano`` (HyperNodes, Volcano jobs), ``nrt``, ``pods``
-(pod requests and gang groups) and ``gangs`` (Workload, Kueue jobs, Coscheduling).
+(pod requests and gang groups), ``gangs`` (Workload, Kueue jobs, Coscheduling) and ``files``
+(bags of objects, files of the command line).
 
     >>> from topoplace.k8s_topology import cluster_from_kueue
     >>> topo = {"kind": "Topology", "metadata": {"name": "t"},
@@ -34,6 +37,7 @@ from topoplace.k8s_topology._common import (
     load_yaml_documents,
     objects_of_kind,
 )
+from topoplace.k8s_topology.files import cluster_from_objects, gang_from_objects
 from topoplace.k8s_topology.gangs import (
     KUEUE_ANNOTATION_PREFIX,
     gang_from_coscheduling,
@@ -57,8 +61,10 @@ __all__ = [
     "apply_nrt",
     "cluster_from_hypernodes",
     "cluster_from_kueue",
+    "cluster_from_objects",
     "gang_from_coscheduling",
     "gang_from_kueue_job",
+    "gang_from_objects",
     "gang_from_volcano_job",
     "gang_from_workload",
     "hypernode_levels",

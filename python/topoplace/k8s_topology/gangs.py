@@ -239,7 +239,7 @@ def _kueue_levels(template: _At, count: int) -> dict[str, Any]:
     if layers:
         out["slice_level"], out["slice_size"] = layers[-1][0], layers[-1][1]
     if len(layers) > 1:
-        out["slice_layers"] = [{"level": lv, "size": sz} for lv, sz, _ in layers]
+        out["slices"] = [{"level": lv, "size": sz} for lv, sz, _ in layers]
     return out
 
 
@@ -257,7 +257,7 @@ def gang_from_kueue_job(
     ``preferred_level``, ``podset-unconstrained-topology: "true"`` -> neither;
     ``podset-slice-required-topology`` + ``podset-slice-size`` -> ``slice_level`` +
     ``slice_size``; ``podset-slice-required-topology-constraints`` (multi-layer) -> the
-    innermost layer as ``slice_level``/``slice_size``, plus ``slice_layers`` (all layers,
+    innermost layer as ``slice_level``/``slice_size``, plus ``slices`` (all layers,
     outermost first) when there is more than one. With a ``ResourceFlavor``, its ``nodeLabels``
     join each group's ``node_selector`` and its ``tolerations`` the group's, as on admission.
     """

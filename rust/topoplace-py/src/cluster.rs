@@ -5,13 +5,17 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use topoplace_core::CpuSet;
 use topoplace_core::Error;
 use topoplace_core::cluster::dense::DenseCluster;
 use topoplace_core::cluster::json::{cluster_from_json_str, gang_from_json_str};
 use topoplace_core::cluster::{Cluster, GangSpec, PlaceOutcome};
+use topoplace_core::node::allocator::NodeAllocator;
 
 use crate::detach::detached;
 use crate::errors::to_pyerr;
+use crate::topology::PyTopology;
 
 fn poisoned() -> Error {
     Error::Value("the cluster's lock was poisoned by an earlier internal fault".into())
@@ -124,6 +128,27 @@ impl PyCluster {
         Ok(Self::wrap(cluster))
     }
 
+    /// Gives the nodes at `nodes` (indices) the allocator of `topology`: their pods get
+    /// CPUs and GPUs from it.
+    fn attach_topology(
+        &self,
+        py: Python<'_>,
+        nodes: Vec<usize>,
+        topology: PyRef<'_, PyTopology>,
+    ) -> PyResult<()> {
+        let alloc = NodeAllocator::new(topology.inner.clone(), CpuSet::new(), Vec::new())
+            .map_err(|e| to_pyerr(py, e))?;
+        let mut c = self.state.write().map_err(|_| to_pyerr(py, poisoned()))?;
+        for n in nodes {
+            if n >= c.nodes.len() {
+                return Err(to_pyerr(py, Error::Value(format!("cluster: no node #{n}"))));
+            }
+            c.attach_allocator(n, alloc.clone())
+                .map_err(|e| to_pyerr(py, e))?;
+        }
+        Ok(())
+    }
+
     /// The node names, in order.
     fn node_names(&self) -> Vec<String> {
         self.names.to_vec()
@@ -146,6 +171,12 @@ impl PyCluster {
         Ok((0..c.resources.len())
             .map(|r| (c.resources.name(r).to_owned(), c.free(n, r)))
             .collect())
+    }
+
+    /// `(entirely free nodes, per level the entirely free domains)`.
+    fn whole_free(&self, py: Python<'_>) -> PyResult<(usize, Vec<usize>)> {
+        let c = self.state.read().map_err(|_| to_pyerr(py, poisoned()))?;
+        Ok(py.detach(|| c.whole_free()))
     }
 
     /// Places the gang (JSON text), changing nothing.
@@ -273,6 +304,33 @@ impl PyPlacement {
             .map(|x| {
                 let group = self.gang.groups[x.group].name.clone();
                 (group, x.index, self.names[x.node].clone(), x.numa)
+            })
+            .collect()
+    }
+
+    /// Per pod (as `pods`), on a node with a topology, what its node's allocator gives it:
+    /// `{"cpus", "gpus", "numa_nodes"}` (CPU and NUMA OS ids, GPU ordinals); `None` on a
+    /// node without one.
+    #[getter]
+    fn allocations<'py>(&self, py: Python<'py>) -> PyResult<Vec<Option<Bound<'py, PyDict>>>> {
+        let PlaceOutcome::Placed(p) = &self.outcome else {
+            return Ok(Vec::new());
+        };
+        if p.grants.is_empty() {
+            return Ok(vec![None; p.pods.len()]);
+        }
+        p.grants
+            .iter()
+            .map(|g| {
+                g.as_ref()
+                    .map(|g| {
+                        let d = PyDict::new(py);
+                        d.set_item("cpus", g.cpus.iter().collect::<Vec<u32>>())?;
+                        d.set_item("gpus", &g.gpus)?;
+                        d.set_item("numa_nodes", &g.numa_nodes)?;
+                        Ok(d)
+                    })
+                    .transpose()
             })
             .collect()
     }

@@ -42,7 +42,7 @@ pub(super) fn group(
         _ => format!("the cluster fits {cap} of {} pods", g.count),
     };
     let mut line = format!("group {}: {what}", g.name);
-    if let Some((s, l)) = g.slice {
+    for &(s, l) in &g.slices {
         line.push_str(&format!(" in slices of {s} per {}", c.levels[l]));
     }
     if g.min_count < g.count {

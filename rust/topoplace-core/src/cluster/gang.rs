@@ -1,6 +1,7 @@
 //! A gang: pod groups placed all or nothing, and what a placement is.
 
 use super::model::Taint;
+use crate::node::allocator::Grant;
 
 /// A toleration (`Exists`, or `Equal` with a value; an empty key with `Exists` tolerates
 /// every taint; no effect means every effect).
@@ -39,13 +40,53 @@ pub struct GroupSpec {
     pub required_level: Option<usize>,
     /// As few domains of this level as possible.
     pub preferred_level: Option<usize>,
-    /// `(slice_size, slice_level)`: each run of `slice_size` consecutive pods inside one
-    /// domain of `slice_level`.
-    pub slice: Option<(usize, usize)>,
+    /// `(slice_size, slice_level)` layers, outermost first: each run of `slice_size`
+    /// consecutive pods inside one domain of `slice_level`. Sizes nest (an outer size is a
+    /// multiple of the inner ones) and divide `count`.
+    pub slices: Vec<(usize, usize)>,
     pub node_selector: Vec<(String, String)>,
     pub tolerations: Vec<Toleration>,
     /// A resource the request names that no node of the cluster has.
     pub missing_resource: Option<String>,
+}
+
+/// How a group's domains and nodes are chosen among those that hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Kueue TAS's choice: the tightest required domain; at each level below, the fewest
+    /// domains, largest first, the last the tightest that holds the rest.
+    #[default]
+    Tight,
+    /// Least fragmentation: the required domain and, at each level below, the domains and
+    /// nodes that leave the most entirely free racks and nodes (partly used ones first, each
+    /// run by best fit; among required domains, the one that breaks the fewest whole ones).
+    Pack,
+    /// Spread: the required domain with the most room, and pods spread as evenly as the
+    /// capacities allow over the domains and nodes below (each keeps the most headroom).
+    Balanced,
+}
+
+impl Strategy {
+    /// The strategy named `tight`, `pack` or `balanced`.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "tight" => Some(Self::Tight),
+            "pack" => Some(Self::Pack),
+            "balanced" => Some(Self::Balanced),
+            _ => None,
+        }
+    }
+
+    /// The strategy's name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Tight => "tight",
+            Self::Pack => "pack",
+            Self::Balanced => "balanced",
+        }
+    }
 }
 
 /// Pod groups placed all or nothing, in order.
@@ -53,6 +94,7 @@ pub struct GroupSpec {
 pub struct GangSpec {
     pub name: String,
     pub groups: Vec<GroupSpec>,
+    pub strategy: Strategy,
 }
 
 /// Where one pod goes.
@@ -72,7 +114,12 @@ pub struct PodPlacement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     pub gang: String,
+    /// A process-wide id: the pods' grants are held under it on commit.
+    pub id: u64,
     pub pods: Vec<PodPlacement>,
+    /// Per pod (as `pods`), its node allocator's grant (CPUs, memory per NUMA node, GPUs)
+    /// when its node carries a Topology; empty when no pod's node does.
+    pub grants: Vec<Option<Grant>>,
     /// Per group, the domain of its required level it went to (`(level, domain)`).
     pub domains: Vec<Option<(usize, usize)>>,
 }

@@ -8,8 +8,10 @@
 //!                    topology_policy: "single-numa-node" | ...}]}
 //! gang:    {name, groups: [{name, count, min_count, request: {cpu, memory, ..},
 //!                           numa_aligned: bool, required_level, preferred_level,
-//!                           slice_size, slice_level, node_selector: {..},
-//!                           tolerations: [{key, operator, value, effect}]}]}
+//!                           slice_size, slice_level, slices: [{size, level}],
+//!                           node_selector: {..},
+//!                           tolerations: [{key, operator, value, effect}]}],
+//!          strategy: "tight" | "pack" | "balanced"}
 //! ```
 //!
 //! Quantities use Kubernetes syntax; `cpu` becomes millicores, everything else whole units
@@ -17,7 +19,7 @@
 
 use serde_json::Value;
 
-use super::gang::{GangSpec, GroupSpec, Toleration};
+use super::gang::{GangSpec, GroupSpec, Strategy, Toleration};
 use super::model::{Cluster, NodeSpec, Resources, Taint};
 use crate::dra::model::json::At;
 use crate::error::{Error, Result};
@@ -174,24 +176,25 @@ pub fn gang_from_json(v: &Value, cluster: &Cluster) -> Result<GangSpec> {
                 None => missing_resource = missing_resource.or_else(|| Some(rname.to_owned())),
             }
         }
-        let slice = match (g.opt_int("slice_size")?, level(&g, "slice_level")?) {
-            (None, None) => None,
-            (Some(s), Some(l)) if s >= 1 => {
-                let s = usize::try_from(s).unwrap_or(usize::MAX);
-                if count % s != 0 {
-                    return Err(g.field_err(
-                        "slice_size",
-                        format!("must divide the count {count}, got {s}"),
-                    ));
-                }
-                Some((s, l))
-            }
+        let mut slices = Vec::new();
+        match (g.opt_int("slice_size")?, level(&g, "slice_level")?) {
+            (None, None) => {}
+            (Some(s), Some(l)) if s >= 1 => slices.push((usize::try_from(s).unwrap_or(0), l)),
             _ => {
                 return Err(
                     g.field_err("slice_size", "slice_size >= 1 and slice_level go together")
                 );
             }
-        };
+        }
+        for layer in g.list("slices")? {
+            let s = layer.req("size")?.int()?;
+            let l = level(&layer, "level")?.ok_or_else(|| layer.err("level is required"))?;
+            if s < 1 {
+                return Err(layer.field_err("size", format!("must be at least 1, got {s}")));
+            }
+            slices.push((usize::try_from(s).unwrap_or(0), l));
+        }
+        check_slices(&g, &mut slices, count, &cluster.levels)?;
         let tolerations = g
             .list("tolerations")?
             .iter()
@@ -212,7 +215,7 @@ pub fn gang_from_json(v: &Value, cluster: &Cluster) -> Result<GangSpec> {
             numa_aligned: g.opt_bool("numa_aligned")?,
             required_level: level(&g, "required_level")?,
             preferred_level: level(&g, "preferred_level")?,
-            slice,
+            slices,
             node_selector: labels(&g, "node_selector")?,
             tolerations,
             missing_resource,
@@ -223,7 +226,50 @@ pub fn gang_from_json(v: &Value, cluster: &Cluster) -> Result<GangSpec> {
             "{object}: groups: at least one group is needed"
         )));
     }
-    Ok(GangSpec { name, groups })
+    let strategy = match at.opt_str("strategy")? {
+        None => Strategy::default(),
+        Some(s) => Strategy::parse(s).ok_or_else(|| {
+            at.field_err(
+                "strategy",
+                format!("unknown strategy {s:?} (tight, pack, balanced)"),
+            )
+        })?,
+    };
+    Ok(GangSpec {
+        name,
+        groups,
+        strategy,
+    })
+}
+
+/// Slice layers sorted outermost first; each size divides the count, and an outer size is a
+/// multiple of every inner one (so inner slices make up the outer ones).
+fn check_slices(
+    g: &At<'_>,
+    slices: &mut [(usize, usize)],
+    count: usize,
+    levels: &[String],
+) -> Result<()> {
+    slices.sort_by_key(|&(s, l)| (l, std::cmp::Reverse(s)));
+    for (i, &(s, l)) in slices.iter().enumerate() {
+        if count % s != 0 {
+            return Err(g.field_err(
+                "slice_size",
+                format!("slice size {s} must divide the count {count}"),
+            ));
+        }
+        if let Some(&(inner, il)) = slices[i + 1..].iter().find(|&&(si, _)| s % si != 0) {
+            return Err(g.field_err(
+                "slices",
+                format!(
+                    "slices of {s} per {} must be a multiple of the inner slices of {inner} \
+                     per {}",
+                    levels[l], levels[il]
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse(text: &str, what: &str) -> Result<Value> {

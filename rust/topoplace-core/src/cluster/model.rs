@@ -7,6 +7,7 @@
 //! in first-seen order.
 
 use crate::error::{Error, Result};
+use crate::node::allocator::NodeAllocator;
 
 /// No domain: the node lacks the level's label.
 pub const NO_DOMAIN: u32 = u32::MAX;
@@ -112,6 +113,9 @@ pub struct Cluster {
     agg: Vec<Vec<i64>>,
     /// Per level: each domain's nodes, in node order.
     pub members: Vec<Vec<Vec<usize>>>,
+    /// Per node, the allocator of its machine when it carries a Topology
+    /// ([`Self::attach_allocator`]).
+    pub(super) allocators: Vec<Option<NodeAllocator>>,
 }
 
 impl Cluster {
@@ -190,7 +194,9 @@ impl Cluster {
             parent,
             agg: Vec::new(),
             members: Vec::new(),
+            allocators: Vec::new(),
         };
+        c.allocators = vec![None; c.nodes.len()];
         c.members = (0..c.levels.len())
             .map(|l| {
                 let mut m = vec![Vec::new(); c.domain_names[l].len()];
@@ -248,6 +254,25 @@ impl Cluster {
     #[must_use]
     pub fn domain_free(&self, l: usize, d: usize, r: usize) -> i64 {
         self.agg[l][d * self.resources.len() + r]
+    }
+
+    /// How much is left entirely free: the nodes with nothing taken, and per level the
+    /// domains whose every node has nothing taken (what a whole-node or whole-rack job needs).
+    #[must_use]
+    pub fn whole_free(&self) -> (usize, Vec<usize>) {
+        let nr = self.resources.len();
+        let whole: Vec<bool> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(n, node)| self.free[n * nr..(n + 1) * nr] == node.capacity[..nr])
+            .collect();
+        let per_level = self
+            .members
+            .iter()
+            .map(|doms| doms.iter().filter(|m| m.iter().all(|&n| whole[n])).count())
+            .collect();
+        (whole.iter().filter(|&&w| w).count(), per_level)
     }
 
     /// Takes (`sign` 1) or gives back (`sign` -1) `amount` on node `n`, NUMA node `zone`

@@ -224,6 +224,25 @@ impl NodeAllocator {
         Ok(outcome)
     }
 
+    /// Takes `grant` for `owner` as it is: a grant [`Self::check`] gave on this state (or on
+    /// a copy of it), applied without searching again.
+    ///
+    /// # Errors
+    /// [`Error::Value`] when `owner` already holds a grant or the grant no longer fits
+    /// (something it names is held); nothing changes then.
+    pub fn hold(&mut self, owner: &str, grant: Grant) -> Result<()> {
+        if self.ledger.grants.contains_key(owner) {
+            return Err(Error::Value(format!(
+                "owner {owner:?} already holds a grant; release it first"
+            )));
+        }
+        self.ledger
+            .can_hold(&self.machine, &grant)
+            .map_err(|e| Error::Value(format!("owner {owner:?}: the grant no longer fits: {e}")))?;
+        self.ledger.apply(&self.machine, owner.to_owned(), grant);
+        Ok(())
+    }
+
     /// Gives `owner`'s grant back; `None` when it holds none.
     pub fn release(&mut self, owner: &str) -> Option<Grant> {
         self.ledger.remove(&self.machine, owner)
