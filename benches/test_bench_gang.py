@@ -234,3 +234,52 @@ def test_commit_1000_gangs_topoplace(benchmark: BenchmarkFixture, c5000: _Case) 
     benchmark.extra_info["committed"] = committed[-1]
     benchmark.extra_info["refused"] = len(gangs) - committed[-1]
     assert 0 < committed[-1] <= len(gangs)
+
+
+# --- strategies and nodes with a topology -------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["pack", "balanced"])
+def test_gang512_5000_strategy_topoplace(
+    benchmark: BenchmarkFixture, c5000: _Case, strategy: str
+) -> None:
+    """The 512-pod gang under the other strategies (`tight` is `test_gang512_5000_topoplace`)."""
+    gang = {**FEASIBLE, "strategy": strategy}
+    assert benchmark(_place, c5000.topoplace, gang) is True
+
+
+@pytest.fixture(scope="module")
+def dgx1000() -> Cluster:
+    """1,000 DGX H100 nodes (2 NUMA nodes of 112 CPUs and 4 GPUs) given as a topology, so
+    each gets the machine's allocator; 2 blocks x 25 racks x 20 hosts."""
+    nodes = [
+        {
+            "name": f"dgx-{n:04d}",
+            "labels": {"block": f"b{n // 500}", "rack": f"r{n // 20:02d}"},
+            "topology": "builtin:dgx-h100",
+            "topology_policy": "single-numa-node",
+        }
+        for n in range(1000)
+    ]
+    return Cluster({"levels": ["block", "rack"], "nodes": nodes})
+
+
+TOPOLOGY_GANG = {
+    "name": "train",
+    "groups": [
+        {
+            "name": "w",
+            "count": 128,
+            "request": {"cpu": "48", "memory": "256Gi", GPU: 4},
+            "required_level": "block",
+            "preferred_level": "rack",
+        }
+    ],
+}
+
+
+def test_gang128_topology_1000_topoplace(benchmark: BenchmarkFixture, dgx1000: Cluster) -> None:
+    """128 pods x 4 GPUs on nodes with a topology: every pod's CPUs and GPUs come from its
+    node's allocator (64 nodes, one NUMA node per pod)."""
+    placed = benchmark(dgx1000.place, TOPOLOGY_GANG)
+    assert placed.feasible and all(a is not None for a in placed.allocations)
