@@ -146,7 +146,14 @@ impl Cluster {
                     }
                     _ => true,
                 };
-                if open && self.eligible(n, g) {
+                // Every pod is in a slice, inside a domain of each slice level: a node
+                // without that level's label holds none (levels below the required one are
+                // also dropped by the tree; those at or above it only here).
+                let sliced = g
+                    .slices
+                    .iter()
+                    .all(|&(_, l)| self.domain_of[l][n] != NO_DOMAIN);
+                if open && sliced && self.eligible(n, g) {
                     // Uncapped (but finite for a request of nothing): a domain's capacity is
                     // what it holds, so "tightest" compares true capacities, as Kueue does.
                     self.fit(w, n, g, UNBOUNDED)
@@ -200,7 +207,7 @@ impl Cluster {
         let mut tiers = vec![match g.required_level {
             Some(l) => Tier {
                 level: l,
-                unit: unit_at(l),
+                unit: unit_at(0),
                 strict: true,
             },
             None => Tier {

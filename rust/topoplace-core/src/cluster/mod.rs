@@ -4,6 +4,7 @@
 //! - [`model`]: the snapshot, its resources and domains, free capacity kept incrementally.
 //! - [`gang`]: gangs, groups, placements.
 //! - [`place`]: the placement (semantics in its docs).
+//! - [`commit`]: commit and release.
 //! - [`candidates`]: per-node fits, the required level's domains, the selection inside one.
 //! - [`node_alloc`]: per-pod CPUs and GPUs from the NodeAllocator on nodes with a Topology.
 //! - [`tiers`]: the grouping tree below the required level, and the strategies' choices.
@@ -11,6 +12,7 @@
 //! - [`dense`]: a cluster from arrays (numpy).
 
 mod candidates;
+mod commit;
 pub mod dense;
 mod explain;
 pub mod gang;
