@@ -14,7 +14,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gang_plain import UNBOUNDED, BoolArray, Group, IntArray, PlainCluster, Pods  # noqa: E402
+from gang_plain import (  # noqa: E402
+    UNBOUNDED,
+    BoolArray,
+    Group,
+    IntArray,
+    PlainCluster,
+    Pods,
+    group_orders,
+)
 
 
 @dataclass
@@ -116,11 +124,26 @@ def best_fit_np(caps: IntArray, count: int) -> tuple[IntArray, IntArray]:
 
 def place_numpy(c: NumpyCluster, groups: Sequence[Group]) -> tuple[IntArray, IntArray] | None:
     """Node index and NUMA node (-1: none) of each pod in rank order, or None when the gang
-    does not fit."""
+    does not fit in any group order (`group_orders`)."""
+    for order in group_orders(len(groups)):
+        placed = _place_numpy_in(c, groups, order)
+        if placed is not None:
+            nodes = [placed[gi][0] for gi in range(len(groups))]
+            numa = [placed[gi][1] for gi in range(len(groups))]
+            return np.concatenate(nodes), np.concatenate(numa)
+    return None
+
+
+def _place_numpy_in(
+    c: NumpyCluster, groups: Sequence[Group], order: Sequence[int]
+) -> dict[int, tuple[IntArray, IntArray]] | None:
+    """Per group, its pods' nodes and NUMA nodes, with the groups placed in `order`; None when
+    one does not fit."""
     free, numa_free = c.free, c.numa_free
-    nodes_out, numa_out = [], []
+    by_group: dict[int, tuple[IntArray, IntArray]] = {}
     nz = numa_free.shape[1]
-    for gi, g in enumerate(groups):
+    for step, gi in enumerate(order):
+        g = groups[gi]
         if g.missing:
             return None
         fits, zone_fits, aligned = _fits_np(c, g, free, numa_free)
@@ -176,16 +199,18 @@ def place_numpy(c: NumpyCluster, groups: Sequence[Group]) -> tuple[IntArray, Int
         al = aligned[nodes]
         per_zone = np.where(al[:, None], got, 0)
         counts = np.concatenate((per_zone, np.where(al, 0, ks)[:, None]), axis=1)
-        nodes_out.append(np.repeat(np.repeat(nodes, nz + 1), counts.ravel()))
         zone_ids = np.tile(np.append(np.arange(nz), -1), len(nodes))
-        numa_out.append(np.repeat(zone_ids, counts.ravel()))
-        if gi < len(groups) - 1:
+        by_group[gi] = (
+            np.repeat(np.repeat(nodes, nz + 1), counts.ravel()),
+            np.repeat(zone_ids, counts.ravel()),
+        )
+        if step < len(order) - 1:
             req = np.array(g.request, dtype=np.int64)
             free = free.copy()
             free[nodes] -= ks[:, None] * req
             numa_free = numa_free.copy()
             numa_free[nodes] -= per_zone[:, :, None] * (req * c.numa_local[nodes])[:, None, :]
-    return np.concatenate(nodes_out), np.concatenate(numa_out)
+    return by_group
 
 
 def numpy_pods(c: NumpyCluster, placed: tuple[IntArray, IntArray] | None) -> Pods | None:

@@ -29,6 +29,7 @@ numpy peer is in `gang_numpy.py`.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -346,12 +347,33 @@ def _fits_plain(
     return fits
 
 
+def group_orders(n: int) -> list[tuple[int, ...]]:
+    """The group orders tried in turn, as topoplace does: the given one, then every other
+    permutation (lexicographic) up to 4 groups, else the reverse."""
+    if n > 4:
+        return [tuple(range(n)), tuple(reversed(range(n)))]
+    return list(itertools.permutations(range(n)))
+
+
 def place_plain(c: PlainCluster, groups: Sequence[Group]) -> Pods | None:
     """Each pod's `(node name, NUMA node or None)` in rank order, or None when the gang does
-    not fit."""
+    not fit in any group order."""
+    for order in group_orders(len(groups)):
+        placed = _place_plain_in(c, groups, order)
+        if placed is not None:
+            return [pod for gi in range(len(groups)) for pod in placed[gi]]
+    return None
+
+
+def _place_plain_in(
+    c: PlainCluster, groups: Sequence[Group], order: Sequence[int]
+) -> dict[int, Pods] | None:
+    """Per group, its pods, with the groups placed in `order`; None when one does not fit."""
     free, numa_free = c.free, c.numa_free
-    out: Pods = []
-    for gi, g in enumerate(groups):
+    by_group: dict[int, Pods] = {}
+    for step, gi in enumerate(order):
+        g = groups[gi]
+        out: Pods = by_group.setdefault(gi, [])
         if g.missing:
             return None
         fits = _fits_plain(c, g, free, numa_free)
@@ -386,7 +408,7 @@ def place_plain(c: PlainCluster, groups: Sequence[Group]) -> Pods | None:
         for d, take in best_fit([sum(fits[n] for n in ns) for ns in members], count):
             ns = members[d]
             ranked += [(ns[m], k) for m, k in best_fit([fits[n] for n in ns], take)]
-        last = gi == len(groups) - 1
+        last = step == len(order) - 1
         if not last:
             free, numa_free = list(free), list(numa_free)
         for n, k in ranked:
@@ -408,4 +430,4 @@ def place_plain(c: PlainCluster, groups: Sequence[Group]) -> Pods | None:
                     for z, got in zip(numa_free[n], zones, strict=True)
                     for pairs in [zip(z, g.request, strict=True)]
                 ]
-    return out
+    return by_group
