@@ -367,10 +367,7 @@ fn other_orders(n: usize) -> Vec<Vec<usize>> {
     let mut out = Vec::new();
     let mut p: Vec<usize> = (0..n).collect();
     // Next permutation in lexicographic order until the last.
-    loop {
-        let Some(i) = (0..n.saturating_sub(1)).rev().find(|&i| p[i] < p[i + 1]) else {
-            break;
-        };
+    while let Some(i) = (0..n.saturating_sub(1)).rev().find(|&i| p[i] < p[i + 1]) {
         let j = (i + 1..n).rev().find(|&j| p[j] > p[i]).unwrap_or(i);
         p.swap(i, j);
         p[i + 1..].reverse();
