@@ -497,3 +497,37 @@ class GangPlacement:
     def committed(self) -> bool: ...
     def __len__(self) -> int: ...
     def __bool__(self) -> bool: ...
+
+# --- trace replay (topoplace.replay) ---
+
+__all__ += ["POLICIES", "ReplayTrace", "replay"]
+
+POLICIES: tuple[str, ...]
+
+@final
+class ReplayTrace:
+    def __new__(
+        cls,
+        nodes_text: str,
+        pods_text: str,
+        *,
+        nodes_file: str = "<nodes>",
+        pods_file: str = "<pods>",
+    ) -> ReplayTrace: ...
+    @property
+    def nodes_file(self) -> str: ...
+    @property
+    def pods_file(self) -> str: ...
+    @property
+    def node_count(self) -> int: ...
+    @property
+    def pod_count(self) -> int: ...
+
+def replay(
+    trace: ReplayTrace,
+    policy: str,
+    seed: int,
+    *,
+    tune_ratio: float | None = None,
+    placements: bool = False,
+) -> dict[str, Any]: ...

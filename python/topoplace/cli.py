@@ -2,7 +2,8 @@
 
 Subcommands: ``show`` (a topology as text or JSON), ``place`` (one request on one machine),
 ``conformance`` (run a vector suite), ``dra`` (allocate DRA claims on a node), ``gang`` (a
-gang on a cluster, all or nothing) and ``demo``
+gang on a cluster, all or nothing), ``replay`` (the FGD paper's trace replay: one run, or a
+sweep over workloads, policies and seeds, with CSVs and a plot) and ``demo``
 (the main job on built-in machines and a bundled real one).
 """
 
@@ -117,6 +118,58 @@ def _gang(args: argparse.Namespace) -> int:
         for reason in placement.reasons:
             sys.stdout.write(f"  {reason}\n")
     return 0 if placement.feasible else EXIT_REFUSED
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import time
+
+    from topoplace import replay as rp
+    from topoplace.errors import InvalidValueError
+
+    def names(text: str | None) -> list[str] | None:
+        return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+    if args.plot is not None:
+        rp.require_plotting()  # before a long sweep, not after it
+    start = time.perf_counter()
+    if args.sweep:
+        if args.traces is None:
+            raise InvalidValueError("replay --sweep needs --traces DIR")
+        if args.pods is not None or args.policy is not None or args.seed is not None:
+            raise InvalidValueError(
+                "--pods, --policy and --seed are for one run; a sweep takes --workloads, "
+                "--policies and --seeds"
+            )
+        workloads = rp.find_workloads(args.traces, names(args.workloads), nodes=args.nodes)
+        results = rp.sweep(
+            workloads,
+            names(args.policies),
+            rp.parse_seeds(args.seeds or "42-51"),
+            processes=args.processes,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            out=args.out,
+        )
+    else:
+        if args.nodes is None or args.pods is None:
+            raise InvalidValueError("replay needs --nodes and --pods (or --sweep --traces DIR)")
+        if any(a is not None for a in (args.traces, args.workloads, args.policies, args.seeds)):
+            raise InvalidValueError("--traces, --workloads, --policies and --seeds need --sweep")
+        trace = rp.load_trace(args.nodes, args.pods)
+        results = [rp.replay(trace, args.policy or "fgd", 42 if args.seed is None else args.seed)]
+        if args.out is not None:
+            rp.write_csvs(results, args.out)
+    if args.format == "json":
+        docs = [r.to_dict() for r in results]
+        doc = docs if args.sweep else docs[0]
+        sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
+    else:
+        sys.stdout.write(rp.format_table(results))
+        wall = time.perf_counter() - start
+        sys.stdout.write(f"{len(results)} run(s) in {wall:.1f} s\n")
+    if args.plot is not None:
+        rp.plot(results, args.plot)
+        sys.stderr.write(f"topoplace: wrote {args.plot}\n")
+    return 0
 
 
 def _place(args: argparse.Namespace) -> int:
@@ -315,6 +368,55 @@ def _parser() -> argparse.ArgumentParser:
         "balanced (spread); overrides the gang file's strategy",
     )
     gang.set_defaults(run=_gang)
+    from topoplace._core import POLICIES
+
+    replay = sub.add_parser(
+        "replay",
+        help="replay a GPU cluster trace under a scheduling policy (the FGD paper's experiment)",
+        description="One run: --nodes CSV --pods CSV [--policy NAME] [--seed N]. A sweep: "
+        "--sweep --traces DIR over the folder's openb_pod_list_*.csv with its "
+        "openb_node_list_gpu_node.csv, every policy, seeds 42-51, unless told otherwise.",
+    )
+    replay.add_argument("--nodes", default=None, help="node list CSV (sn,cpu_milli,...)")
+    replay.add_argument("--pods", default=None, help="pod list CSV (name,cpu_milli,...)")
+    replay.add_argument(
+        "--policy", choices=POLICIES, default=None, help="one run's policy (default: fgd)"
+    )
+    replay.add_argument("--seed", type=int, default=None, help="one run's seed (default: 42)")
+    replay.add_argument(
+        "--sweep", action="store_true", help="every workload x policy x seed of --traces"
+    )
+    replay.add_argument("--traces", default=None, metavar="DIR", help="the trace folder")
+    replay.add_argument(
+        "--workloads",
+        default=None,
+        metavar="A,B,...",
+        help="workloads of the folder, e.g. default,cpu050 (default: all)",
+    )
+    replay.add_argument(
+        "--policies",
+        default=None,
+        metavar="A,B,...",
+        help=f"policies (default: all: {','.join(POLICIES)})",
+    )
+    replay.add_argument(
+        "--seeds", default=None, help="seeds: N, N-M or a comma list (default: 42-51)"
+    )
+    replay.add_argument("--processes", type=int, default=2, help="worker processes")
+    replay.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write analysis_allo_discrete.csv and analysis_frag_discrete.csv here",
+    )
+    replay.add_argument(
+        "--plot", default=None, metavar="FILE", help="draw allocation vs arrived (needs [plot])"
+    )
+    replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (shown on a terminal)"
+    )
+    replay.set_defaults(run=_replay)
     demo = sub.add_parser(
         "demo", help="show built-in machines, a bundled real one, and joint GPU placements"
     )

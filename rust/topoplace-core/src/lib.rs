@@ -22,6 +22,7 @@
 //! - [`topology`]: the model, [`topology::CpuSet`], validation, link classes.
 //! - [`parse`]: the parsers and format detection.
 //! - [`synthetic`]: generated and built-in machines.
+//! - [`replay`]: the FGD paper's trace replay (Alibaba GPU trace), reproduced run by run.
 //! - [`error`]: the error type.
 #![forbid(unsafe_code)]
 
@@ -32,6 +33,7 @@ pub mod error;
 pub mod node;
 pub mod parse;
 pub mod quantity;
+pub mod replay;
 pub mod synthetic;
 pub mod topology;
 

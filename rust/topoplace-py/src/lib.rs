@@ -16,6 +16,7 @@ mod errors;
 mod gpu;
 mod hints;
 mod mig;
+mod replay;
 mod request;
 mod sysfs_source;
 mod topology;
@@ -43,6 +44,8 @@ mod _core {
     #[pymodule_export]
     use crate::mig::{PyMigGeometry, PyMigProfile};
     #[pymodule_export]
+    use crate::replay::{PyReplayTrace, replay};
+    #[pymodule_export]
     use crate::request::{PyAllocation, PyRequest};
     #[pymodule_export]
     use crate::topology::PyTopology;
@@ -52,6 +55,7 @@ mod _core {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        crate::replay::add_constants(m)?;
         Ok(())
     }
 }
