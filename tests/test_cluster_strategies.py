@@ -102,3 +102,20 @@ def test_cli_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_stream_is_seeded() -> None:
     assert gang_stream(5) == gang_stream(5)
+
+
+def test_node_fits_says_why_per_node() -> None:
+    c = _cluster()
+    big = {"name": "big", "groups": [{"count": 1, "request": {"cpu": "4", "nvidia.com/gpu": 4}}]}
+    # By node totals (no single-numa-node policy here): n2 has 6 GPUs free.
+    assert c.node_fits(big) == {"n0": (2, None), "n1": (2, None), "n2": (1, None), "n3": (2, None)}
+
+    def aligned(gpus: int) -> dict[str, Any]:
+        request = {"cpu": "4", "nvidia.com/gpu": gpus}
+        return {"name": "g", "groups": [{"count": 1, "request": request, "numa_aligned": True}]}
+
+    # Aligned, 4 GPUs: one per NUMA node, n2 only on NUMA 1 (NUMA 0 has 2 free).
+    assert c.node_fits(aligned(4))["n2"] == (1, None)
+    six = c.node_fits(aligned(6))
+    assert six["n0"][0] == 0 and "no single NUMA node has room" in str(six["n0"][1])
+    assert c.node_fits(aligned(7))["n2"] == (0, "not enough nvidia.com/gpu")

@@ -287,6 +287,13 @@ class Cluster:
         """
         return self._core.place(_text(_with_strategy(gang, strategy)))
 
+    def node_fits(self, gang: Mapping[str, Any] | str) -> dict[str, tuple[int, str | None]]:
+        """Per node, how many pods of the gang's first group it holds now and, when none,
+        why (``"not enough nvidia.com/gpu"``, ``"no single NUMA node has room ..."``): a
+        scheduler's filter, one node at a time (required levels and slices are not applied)."""
+        fits = self._core.node_fits(_text(gang))
+        return dict(zip(self.node_names(), fits, strict=True))
+
     def what_if(
         self, gangs: Iterable[Mapping[str, Any] | str], *, strategy: str | None = None
     ) -> list[GangPlacement]:

@@ -196,6 +196,17 @@ impl PyCluster {
         })
     }
 
+    /// Per node (in order), how many pods of the gang's first group it holds now, and why
+    /// none when it holds none.
+    fn node_fits(&self, py: Python<'_>, gang: &str) -> PyResult<Vec<(usize, Option<String>)>> {
+        let state = Arc::clone(&self.state);
+        detached(py, move || {
+            let c = state.read().map_err(|_| poisoned())?;
+            let spec = gang_from_json_str(gang, &c)?;
+            Ok(c.node_fits(&spec))
+        })
+    }
+
     /// Places each gang in turn, committing each that fits on a copy of the cluster: the
     /// what-if of a sequence (the cluster itself is unchanged).
     fn place_sequence(&self, py: Python<'_>, gangs: Vec<String>) -> PyResult<Vec<PyPlacement>> {

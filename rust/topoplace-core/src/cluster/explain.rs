@@ -12,6 +12,68 @@ fn nodes_word(n: usize) -> String {
     }
 }
 
+/// Why a node holds no pod of a group.
+enum Cause {
+    Unschedulable,
+    /// A taint not tolerated, or the node selector does not match.
+    Refused,
+    /// The resources (by index) the node has too little of.
+    Short(Vec<usize>),
+    /// Enough in all, but not on one NUMA node.
+    AcrossNuma,
+}
+
+/// Why node `n` holds no pod of `g` on `w`.
+fn cause(c: &Cluster, w: &Work<'_>, n: usize, g: &GroupSpec) -> Cause {
+    if c.nodes[n].unschedulable {
+        return Cause::Unschedulable;
+    }
+    if !c.eligible(n, g) {
+        return Cause::Refused;
+    }
+    let nr = c.resources.len();
+    let free = &w.free[n * nr..(n + 1) * nr];
+    let lacking: Vec<usize> = (0..nr)
+        .filter(|&r| g.request.get(r).is_some_and(|&want| want > free[r]))
+        .collect();
+    if lacking.is_empty() {
+        Cause::AcrossNuma
+    } else {
+        Cause::Short(lacking)
+    }
+}
+
+/// Per node, how many pods of `g` it holds now and, when none, why (for a scheduler's
+/// filter: one line per node).
+pub(super) fn node_fits(c: &Cluster, w: &Work<'_>, g: &GroupSpec) -> Vec<(usize, Option<String>)> {
+    (0..c.nodes.len())
+        .map(|n| {
+            let k = if c.eligible(n, g) {
+                c.fit(w, n, g, u32::MAX as usize)
+            } else {
+                0
+            };
+            if k > 0 {
+                return (k, None);
+            }
+            let why = match cause(c, w, n, g) {
+                Cause::Unschedulable => "node is unschedulable".to_owned(),
+                Cause::Refused => {
+                    "a taint is not tolerated or the node selector does not match".to_owned()
+                }
+                Cause::AcrossNuma => "no single NUMA node has room (the node's policy needs one); \
+                                      enough across NUMA nodes"
+                    .to_owned(),
+                Cause::Short(lacking) => {
+                    let names: Vec<&str> = lacking.iter().map(|&r| c.resources.name(r)).collect();
+                    format!("not enough {}", names.join(", "))
+                }
+            };
+            (0, Some(why))
+        })
+        .collect()
+}
+
 /// The reasons for group `g`: the best candidate domain's capacity against the count, then
 /// per cause how many of that domain's nodes hold no pod.
 pub(super) fn group(
@@ -52,20 +114,14 @@ pub(super) fn group(
     let (mut off, mut refused, mut numa) = (0, 0, 0);
     let mut short = vec![0usize; nr];
     for n in (0..c.nodes.len()).filter(|&n| in_best(n) && fits[n] == 0) {
-        if c.nodes[n].unschedulable {
-            off += 1;
-        } else if !c.eligible(n, g) {
-            refused += 1;
-        } else {
-            let free = &w.free[n * nr..(n + 1) * nr];
-            let lacking: Vec<usize> = (0..nr)
-                .filter(|&r| g.request.get(r).is_some_and(|&want| want > free[r]))
-                .collect();
-            if lacking.is_empty() {
-                numa += 1;
-            }
-            for r in lacking {
-                short[r] += 1;
+        match cause(c, w, n, g) {
+            Cause::Unschedulable => off += 1,
+            Cause::Refused => refused += 1,
+            Cause::AcrossNuma => numa += 1,
+            Cause::Short(lacking) => {
+                for r in lacking {
+                    short[r] += 1;
+                }
             }
         }
     }

@@ -105,6 +105,22 @@ impl Cluster {
         sum.min(total)
     }
 
+    /// Per node, how many pods of the gang's first group it holds now, and why none when it
+    /// holds none (a scheduler's filter verb). Required levels and slices are not applied:
+    /// this is one node at a time.
+    #[must_use]
+    pub fn node_fits(&self, gang: &GangSpec) -> Vec<(usize, Option<String>)> {
+        let Some(g) = gang.groups.first() else {
+            return vec![(0, Some("the gang has no group".to_owned())); self.nodes.len()];
+        };
+        let w = Work {
+            free: Cow::Borrowed(&self.free),
+            numa: Cow::Borrowed(&self.numa_free),
+            limits: Vec::new(),
+        };
+        super::explain::node_fits(self, &w, g)
+    }
+
     /// What the gang would get, changing nothing.
     #[must_use]
     pub fn place(&self, gang: &GangSpec) -> PlaceOutcome {
