@@ -233,6 +233,33 @@ def _conformance(args: argparse.Namespace) -> int:
     return 1 if failed or not cases else 0
 
 
+def _extender(args: argparse.Namespace) -> int:
+    import gc
+
+    from topoplace.extender import ExtenderState, make_server
+
+    host, sep, port = args.listen.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise TopoplaceError(f"--listen {args.listen!r}: expected HOST:PORT")
+    state = ExtenderState.from_dir(args.state, unknown_nodes=args.unknown_nodes)
+    # The state lives as long as the process: keep the collector from walking it again.
+    gc.collect()
+    gc.freeze()
+    server = make_server(state, host.strip("[]"), int(port), quiet=not args.verbose)
+    bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+    sys.stderr.write(
+        f"topoplace extender: {len(state.names)} nodes, {len(state.bound)} bound pods; "
+        f"serving on http://{bound_host}:{bound_port} (filter, prioritize, bind)\n"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="topoplace", description="Topology-aware placement of CPUs, memory, GPUs and NICs."
@@ -421,6 +448,30 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="show built-in machines, a bundled real one, and joint GPU placements"
     )
     demo.set_defaults(run=_demo)
+    extender = sub.add_parser(
+        "extender",
+        help="serve the kube-scheduler HTTP extender (filter, prioritize, bind)",
+        description="Refuses nodes where a pod would not be NUMA-aligned under the node's "
+        "Topology Manager policy and scores nodes by alignment and fit, from the Node and "
+        "NodeResourceTopology objects of --state (docs/extender.md).",
+    )
+    extender.add_argument(
+        "--listen", default="127.0.0.1:8888", metavar="HOST:PORT", help="address to serve on"
+    )
+    extender.add_argument(
+        "--state",
+        required=True,
+        metavar="DIR",
+        help="Node and NodeResourceTopology files (YAML/JSON); bound pods go to DIR/bound.jsonl",
+    )
+    extender.add_argument(
+        "--unknown-nodes",
+        choices=["pass", "fail"],
+        default="pass",
+        help="the filter answer for a node the state does not know (default: pass)",
+    )
+    extender.add_argument("--verbose", action="store_true", help="log every request")
+    extender.set_defaults(run=_extender)
     return parser
 
 
