@@ -241,6 +241,9 @@ def test_apply_nrt_fills_the_matching_node_only() -> None:
     assert first["topology_policy"] == "single-numa-node"
     assert len(first["numa"]) == len(first["numa_used"]) == 2
     assert first["numa_used"][0]["cpu"] == "48"
+    # The node's own use is at least its NUMA nodes' (a Node object does not say it).
+    assert first["used"]["cpu"] == "48" and first["used"]["nvidia.com/gpu"] == "4"
+    assert first["used"]["memory"] == "512Gi"
     assert "numa" not in second
     assert "numa" not in cluster["nodes"][0]  # the input is not changed
     with pytest.raises(ObjectError, match="came before"):

@@ -28,11 +28,9 @@ from topoplace.extender.protocol import (
     PodInfo,
 )
 from topoplace.k8s_topology._common import (
-    Quantity,
     _name,
     _root,
     _Sum,
-    _value,
     load_yaml_documents,
     objects_of_kind,
 )
@@ -84,27 +82,8 @@ def cluster_spec(
         out.append({"name": name, "capacity": total.result()})
     for node in out:
         node["labels"] = {NODE_LABEL: node["name"]}
-    spec = apply_nrt({"levels": [], "nodes": out}, nrt_list)
-    for node in spec["nodes"]:
-        if node.get("numa_used"):
-            node["used"] = _node_used(node["capacity"], node["numa_used"])
-    return spec
-
-
-def _node_used(
-    capacity: Mapping[str, Quantity], numa_used: list[dict[str, Quantity]]
-) -> dict[str, Quantity]:
-    """What the NUMA nodes use, summed: the node's use of those resources (at most its
-    allocatable, which may leave out what the NRT counts as reserved)."""
-    total = _Sum()
-    for zone in numa_used:
-        total.add(_Sum(zone))
-    used = total.result()
-    for name, amount in list(used.items()):
-        cap = capacity.get(name)
-        if cap is not None and _value(amount) > _value(cap):
-            used[name] = cap
-    return used
+    # apply_nrt also sets each node's use to its NUMA nodes' use (capped at allocatable).
+    return apply_nrt({"levels": [], "nodes": out}, nrt_list)
 
 
 def _gang(pod: PodInfo, **extra: Any) -> str:

@@ -94,6 +94,27 @@ def apply_nrt(cluster: Mapping[str, Any], nrts: Iterable[Mapping[str, Any]]) -> 
         if name in index:
             node = out[index[name]]
             node["numa"], node["numa_used"] = numa, used
+            node["used"] = _node_used(node, used)
             if policy is not None:
                 node["topology_policy"] = policy
     return {**cluster, "nodes": out}
+
+
+def _node_used(node: Mapping[str, Any], numa_used: list[dict[str, Quantity]]) -> dict[str, Any]:
+    """The node's ``used`` with, per resource the NRT reports, at least the sum of its NUMA
+    nodes' use (capped at the node's allocatable): a Node object says nothing of what its
+    pods take, and without this the node totals would count it all free."""
+    given = node.get("used")
+    out: dict[str, Any] = dict(given) if isinstance(given, Mapping) else {}
+    capacity = node.get("capacity")
+    capacity = capacity if isinstance(capacity, Mapping) else {}
+    for resource in sorted({r for zone in numa_used for r in zone}):
+        amounts = [zone[resource] for zone in numa_used if resource in zone]
+        total = sum((_value(a) for a in amounts), start=_value(0))
+        if resource in capacity:
+            total = min(total, _value(capacity[resource]))
+        if resource in out:
+            if _value(out[resource]) >= total:
+                continue
+        out[resource] = _format(total, _style(*amounts))
+    return out
