@@ -501,7 +501,7 @@ class GangPlacement:
 
 # --- trace replay (topoplace.replay) ---
 
-__all__ += ["POLICIES", "ReplayTrace", "replay"]
+__all__ += ["POLICIES", "ReplayTrace", "arrivals", "replay"]
 
 POLICIES: tuple[str, ...]
 
@@ -524,6 +524,9 @@ class ReplayTrace:
     @property
     def pod_count(self) -> int: ...
 
+def arrivals(
+    trace: ReplayTrace, seed: int, *, tune_ratio: float = 1.3
+) -> tuple[list[int], list[int]]: ...
 def replay(
     trace: ReplayTrace,
     policy: str,

@@ -41,11 +41,13 @@ from topoplace.errors import InvalidValueError
 
 __all__ = [
     "BUCKETS",
+    "Arrivals",
     "NODE_LIST",
     "POLICIES",
     "ReplayResult",
     "ReplayTrace",
     "Workload",
+    "arrivals",
     "find_workloads",
     "format_table",
     "load_trace",
@@ -230,6 +232,27 @@ def replay(
         seconds=seconds,
         placements=rows,
     )
+
+
+class Arrivals(NamedTuple):
+    """The inputs of a run drawn from the random stream, the same for every policy."""
+
+    #: Index into the trace's pod list of each offered pod, in arrival order (re-drawn pods
+    #: repeat an index).
+    pods: list[int]
+    #: Every index into the node list, in tie-break order: the first node listed wins a tie.
+    node_priority: list[int]
+
+
+def arrivals(trace: ReplayTrace, seed: int, *, tune_ratio: float | None = None) -> Arrivals:
+    """The arrival order and node priority of a run of ``trace`` with tune seed ``seed``, as
+    :func:`replay` uses them under every policy: what a peer implementation of the experiment
+    needs to make the same decisions. ``tune_ratio`` as for :func:`replay`."""
+    if tune_ratio is None:
+        pods, node_priority = _core.arrivals(trace, seed)
+    else:
+        pods, node_priority = _core.arrivals(trace, seed, tune_ratio=tune_ratio)
+    return Arrivals(pods, node_priority)
 
 
 def find_workloads(

@@ -44,7 +44,7 @@ mod _core {
     #[pymodule_export]
     use crate::mig::{PyMigGeometry, PyMigProfile};
     #[pymodule_export]
-    use crate::replay::{PyReplayTrace, replay};
+    use crate::replay::{PyReplayTrace, arrivals, replay};
     #[pymodule_export]
     use crate::request::{PyAllocation, PyRequest};
     #[pymodule_export]

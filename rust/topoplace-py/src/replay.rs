@@ -209,6 +209,46 @@ pub(crate) fn replay<'py>(
     Ok(d)
 }
 
+/// The arrival order and the node priority of a run of `trace` with tune seed `seed`, the
+/// same for every policy: the inputs a peer implementation needs to repeat the experiment.
+/// Runs with the GIL released.
+///
+/// Parameters
+/// ----------
+/// trace : ReplayTrace
+/// seed : int
+///     The tune seed (42 to 51 in the paper).
+/// tune_ratio : float, optional
+///     Arrived GPU request at the end, as a multiple of the capacity (default: the paper's 1.3).
+///
+/// Returns
+/// -------
+/// tuple[list[int], list[int]]
+///     The offered pods in arrival order, as indexes into the trace's pod list (re-drawn pods
+///     repeat an index), and every index into the node list in tie-break order (the first node
+///     listed wins a tie).
+///
+/// Raises
+/// ------
+/// InvalidValueError
+///     A trace the simulator cannot run, or a tune ratio that is not positive.
+#[pyfunction]
+#[pyo3(signature = (trace, seed, *, tune_ratio = 1.3))]
+pub(crate) fn arrivals(
+    py: Python<'_>,
+    trace: &Bound<'_, PyReplayTrace>,
+    seed: i64,
+    tune_ratio: f64,
+) -> PyResult<(Vec<usize>, Vec<usize>)> {
+    let options = ReplayOptions {
+        tune_ratio,
+        ..ReplayOptions::default()
+    };
+    let t = trace.get();
+    let a = detached(py, || sim::arrivals(&t.nodes, &t.pods, seed, &options))?;
+    Ok((a.pods, a.node_priority))
+}
+
 /// Adds `POLICIES`, the replay policies' names in the paper's order, to the module.
 pub(crate) fn add_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let names = PyTuple::new(m.py(), Policy::ALL.iter().map(|p| p.name()))?;

@@ -28,6 +28,22 @@ pub(super) fn compute(
     typical: &TypicalPods,
     memo: &mut FragMemo,
 ) -> (i8, usize) {
+    compute_with(c, n, d, f_before, memo, |cpu, gpus, model| {
+        node_frag(cpu, gpus, model, typical)
+    })
+}
+
+/// As [`compute`], with the node measure `frag(cpu_free, gpu_free, model_bit)` in place of
+/// FGD's F (it must depend on nothing else: `memo` keeps its values by node state). Policies
+/// that refine the measure keep FGD's truncated score and GPU choice this way.
+pub(super) fn compute_with(
+    c: &Cluster,
+    n: usize,
+    d: &Demand,
+    f_before: f64,
+    memo: &mut FragMemo,
+    frag: impl Fn(i64, &[i32; MAX_GPUS], u64) -> f64,
+) -> (i8, usize) {
     let s = &c.nodes[n];
     let cpu_after = s.cpu_free - d.cpu;
     let model = s.model_bit;
@@ -49,9 +65,7 @@ pub(super) fn compute(
                 after[i] -= d.milli;
                 let s = sigmoid_score(
                     f_before,
-                    memo.get(cpu_after, model, &after, || {
-                        node_frag(cpu_after, &after, model, typical)
-                    }),
+                    memo.get(cpu_after, model, &after, || frag(cpu_after, &after, model)),
                 );
                 seen_free[seen] = free[i];
                 seen_score[seen] = s;
@@ -77,9 +91,7 @@ pub(super) fn compute(
             need -= 1;
         }
     }
-    let f_after = memo.get(cpu_after, model, &after, || {
-        node_frag(cpu_after, &after, model, typical)
-    });
+    let f_after = memo.get(cpu_after, model, &after, || frag(cpu_after, &after, model));
     (sigmoid_score(f_before, f_after), 0)
 }
 

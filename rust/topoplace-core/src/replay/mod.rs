@@ -30,23 +30,27 @@
 //! Files: [`trace`] reads the CSVs; `go_rand` is the generator; `arrivals` the shuffle,
 //! padding and node priority; `cluster` the dense node state, filter and GPU assignment;
 //! `select` the node choice with lazily refreshed score rows; `scores` and `fgd` the
-//! policies; `frag` FGD's fragmentation measure and `memo` its memo by node state;
-//! [`measure`] the records and the authors' bucketing; `run` the replay loop.
+//! policies, `fgd_reach` topoplace's own; `frag` FGD's fragmentation measure and `memo` its
+//! memo by node state; [`measure`] the records and the authors' bucketing; `run` the replay
+//! loop.
 
 mod arrivals;
 mod cluster;
 mod fgd;
+mod fgd_reach;
 mod frag;
 pub mod go_rand;
 mod go_rand_cooked;
 pub mod measure;
 mod memo;
+mod order;
 mod run;
 mod scores;
 mod select;
 pub mod trace;
 
 pub use measure::{BUCKETS, Record};
+pub use order::{Arrivals, arrivals};
 pub use run::{PodOutcome, ReplayTrace, replay, replay_traced, replay_with};
 pub use trace::{NodeRow, PodRow, read_nodes, read_pods};
 
@@ -66,20 +70,26 @@ pub enum Policy {
     BestFit,
     /// Fragmentation Gradient Descent: the placement that grows the node's fragmentation least.
     Fgd,
+    /// topoplace's own policy, not in the paper: FGD with a fragmentation measure that also
+    /// counts the GPUs a typical pod cannot reach (CPU-stranded GPUs of sharing pods) and
+    /// keeps the GPU models that model-restricted pods need (`docs/replay-policy.md`).
+    FgdReach,
 }
 
 impl Policy {
-    /// Every policy, in the paper's order.
-    pub const ALL: [Self; 6] = [
+    /// Every policy: the paper's six in its order, then topoplace's own.
+    pub const ALL: [Self; 7] = [
         Self::Random,
         Self::DotProd,
         Self::GpuClustering,
         Self::GpuPacking,
         Self::BestFit,
         Self::Fgd,
+        Self::FgdReach,
     ];
 
-    /// Lower-case name: `random`, `dotprod`, `gpuclustering`, `gpupacking`, `bestfit`, `fgd`.
+    /// Lower-case name: `random`, `dotprod`, `gpuclustering`, `gpupacking`, `bestfit`, `fgd`,
+    /// `fgdreach`.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
@@ -89,6 +99,7 @@ impl Policy {
             Self::GpuPacking => "gpupacking",
             Self::BestFit => "bestfit",
             Self::Fgd => "fgd",
+            Self::FgdReach => "fgdreach",
         }
     }
 
@@ -108,6 +119,7 @@ impl Policy {
             Self::GpuPacking => "04-GpuPacking",
             Self::BestFit => "05-BestFit",
             Self::Fgd => "06-FGD",
+            Self::FgdReach => "07-FgdReach",
         }
     }
 }

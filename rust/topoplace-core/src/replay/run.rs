@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::arrivals::{arrival_order, node_ranks};
 use super::cluster::{ANY_MODEL, Cluster, Demand, MAX_GPUS, MILLI, NodeCapacity};
 use super::fgd;
+use super::fgd_reach::FgdReach;
 use super::frag::{TypicalPods, node_frag, typical_pods};
 use super::go_rand::GoRand;
 use super::measure::{Record, bucketize};
@@ -85,18 +86,21 @@ pub fn replay_traced(
 const FRAG_SCALE: f64 = 4_294_967_296.0;
 
 /// Inputs in the simulator's own terms: name-sorted pods as demands, nodes in priority order.
-struct Prepared {
+pub(super) struct Prepared {
     demands: Vec<Demand>,
-    pod_index: Vec<usize>,
+    /// Input index of each name-sorted pod.
+    pub(super) pod_index: Vec<usize>,
     typical: TypicalPods,
     shapes: usize,
-    node_index: Vec<usize>,
+    /// Input index of each node, in priority order (first wins ties).
+    pub(super) node_index: Vec<usize>,
     capacities: Vec<NodeCapacity>,
-    arrivals: Vec<u32>,
+    /// The offered pods in arrival order, as indexes into the name-sorted pods.
+    pub(super) arrivals: Vec<u32>,
     rng: GoRand,
 }
 
-fn prepare(
+pub(super) fn prepare(
     nodes: &[NodeRow],
     pods: &[PodRow],
     seed: i64,
@@ -312,6 +316,7 @@ fn run(
     let mut frag_sum: i64 = f_node.iter().map(|&f| frag_fixed(f)).sum();
     let mut sel = Selector::new(c.len(), shapes);
     let mut memo = FragMemo::new();
+    let mut reach: Option<FgdReach> = None;
 
     let mut records = Vec::with_capacity(arrivals.len());
     let mut outcomes = Vec::with_capacity(if traced { arrivals.len() } else { 0 });
@@ -333,6 +338,11 @@ fn run(
                 let (score, gpu) = fgd::compute(&c, n, d, f_node[n], &typical, &mut memo);
                 (i32::from(score), gpu as u8)
             }),
+            Policy::FgdReach => {
+                // Created at the first pod, before any placement.
+                let r = reach.get_or_insert_with(|| FgdReach::new(&c, &typical));
+                sel.best(&c, d, |n| r.score(&c, n, d))
+            }
         };
         arrived += d.gpu_milli();
         let mut outcome = PodOutcome {
@@ -343,7 +353,7 @@ fn run(
         if let Some((n, gpu)) = choice {
             // Policies other than FGD and Random use the "best" GPU: the tightest fit.
             let gpu = match policy {
-                Policy::Fgd | Policy::Random => gpu,
+                Policy::Fgd | Policy::FgdReach | Policy::Random => gpu,
                 _ if d.milli > 0 && d.is_share() => c.tightest_gpu(n, d.milli),
                 _ => 0,
             };
@@ -357,6 +367,9 @@ fn run(
             });
             frag_sum += frag_fixed(f) - frag_fixed(f_node[n]);
             f_node[n] = f;
+            if let Some(r) = reach.as_mut() {
+                r.placed(&c, n);
+            }
         } else {
             failed += 1;
         }
