@@ -19,9 +19,16 @@ fn parse(text: &str, what: &str) -> Result<Value> {
 fn objects(value: &Value) -> Vec<&Value> {
     match value {
         Value::Array(items) => items.iter().collect(),
-        Value::Object(map) if !map.contains_key("spec") && !map.contains_key("metadata") => {
+        Value::Object(map) => {
+            // A `...List` as clients and `kubectl get -o json` return it carries `metadata`
+            // (resourceVersion) beside `items`; a bare `{items: [...]}` is a list too.
+            let is_list = map
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List"))
+                || !map.contains_key("spec") && !map.contains_key("metadata");
             match map.get("items") {
-                Some(Value::Array(items)) => items.iter().collect(),
+                Some(Value::Array(items)) if is_list => items.iter().collect(),
                 _ => vec![value],
             }
         }
@@ -113,6 +120,12 @@ mod tests {
         );
         let list = format!(r#"{{"kind": "DeviceClassList", "items": [{class}]}}"#);
         assert_eq!(classes_from_json_str(&list).unwrap().len(), 1);
+        // As a client returns it: with the list's own metadata.
+        let listed = format!(
+            r#"{{"kind": "DeviceClassList", "metadata": {{"resourceVersion": "7"}},
+                 "items": [{class},{class}]}}"#
+        );
+        assert_eq!(classes_from_json_str(&listed).unwrap().len(), 2);
         assert!(matches!(classes_from_json_str("{"), Err(Error::Value(_))));
         let wrong = r#"{"kind": "Node", "metadata": {"name": "c"}, "spec": {}}"#;
         assert!(matches!(

@@ -10,6 +10,32 @@ use crate::dra::model::{
 };
 use crate::dra::value::Quantity;
 
+/// A UUID (version 8, RFC 9562: custom) from `parts`: two FNV-1a 64-bit hashes of the parts
+/// joined by NUL, with the version and variant bits set.
+fn share_uuid(parts: &[&str]) -> String {
+    let hash = |seed: u64| {
+        let mut h = seed;
+        for (i, part) in parts.iter().enumerate() {
+            for b in part.bytes().chain((i + 1 < parts.len()).then_some(0)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    };
+    let (hi, lo) = (hash(0xcbf2_9ce4_8422_2325), hash(0x8422_2325_cbf2_9ce4));
+    let hi = (hi & !0xf000) | 0x8000; // version 8 in bits 48-51
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // variant 10
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
 /// The results of a successful search, in the claims' order.
 pub(super) fn build(
     input: &AllocInput<'_>,
@@ -64,11 +90,19 @@ pub(super) fn build(
                 } else {
                     Vec::new()
                 },
-                // Upstream draws a random UUID; a deterministic one keeps answers reproducible.
-                share_id: p
-                    .consumed
-                    .as_ref()
-                    .map(|_| format!("{c:08x}-0000-4000-8000-{k:012x}")),
+                // Upstream draws a random UUID. A UUID derived from the claim (its uid, else
+                // namespace/name), the result's place and the device keeps answers
+                // reproducible and still tells apart the shares of different claims.
+                share_id: p.consumed.as_ref().map(|_| {
+                    let who = claim.claim.uid.clone().unwrap_or_else(|| {
+                        format!(
+                            "{}/{}",
+                            claim.claim.namespace.as_deref().unwrap_or(""),
+                            claim.claim.name
+                        )
+                    });
+                    share_uuid(&[&who, &k.to_string(), driver, &device.name])
+                }),
                 consumed_capacity: consumed,
             });
         }
@@ -152,4 +186,23 @@ fn node_selector(
     }
     (!term.match_fields.is_empty() || !term.match_expressions.is_empty())
         .then(|| NodeSelector { terms: vec![term] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_uuid;
+
+    #[test]
+    fn share_ids_are_uuids_that_tell_claims_apart() {
+        let a = share_uuid(&["ns/a", "0", "dra.cpu", "cpu-0"]);
+        let b = share_uuid(&["ns/b", "0", "dra.cpu", "cpu-0"]);
+        assert_ne!(a, b);
+        assert_eq!(a, share_uuid(&["ns/a", "0", "dra.cpu", "cpu-0"]));
+        // Parts are separated: ("ab", "c") and ("a", "bc") differ.
+        assert_ne!(share_uuid(&["ab", "c"]), share_uuid(&["a", "bc"]));
+        let groups: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert_eq!(&a[14..15], "8");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+    }
 }
