@@ -34,7 +34,7 @@ from topoplace.k8s_topology._common import (
     load_yaml_documents,
     objects_of_kind,
 )
-from topoplace.k8s_topology.nodes import _node
+from topoplace.k8s_topology.nodes import _nodes
 from topoplace.k8s_topology.nrt import apply_nrt, numa_from_nrt
 
 __all__ = ["BOUND_FILE", "NODE_LABEL", "ExtenderState", "cluster_spec"]
@@ -62,14 +62,11 @@ def cluster_spec(
     extender is asked. An NRT gives the node's per-NUMA allocatable, used and policy; an NRT
     without a Node object makes a node whose allocatable is the sum of its NUMA nodes'.
     """
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for obj in nodes:
-        node = _node(obj)
-        if node["name"] in seen:
-            _root(obj, "Node").at("metadata").at("name").fail("a Node of this name came before")
-        seen.add(node["name"])
-        out.append({"name": node["name"], "capacity": node["capacity"]})
+    # The readers' Node list (names checked unique), keeping only name and allocatable.
+    out: list[dict[str, Any]] = [
+        {"name": node["name"], "capacity": node["capacity"]} for node in _nodes(nodes)
+    ]
+    seen = {node["name"] for node in out}
     nrt_list = list(nrts)
     for obj in nrt_list:
         name = _name(_root(obj, "NodeResourceTopology"))

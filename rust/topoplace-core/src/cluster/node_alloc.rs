@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::gang::GroupSpec;
 use super::model::Cluster;
 use crate::error::{Error, Result};
-use crate::node::allocator::{AllocRequest, DeviceRequest, NodeAllocator, Outcome};
+use crate::node::allocator::{AllocRequest, DeviceRequest, Grant, NodeAllocator, Outcome};
 use crate::node::hints::Policy;
 use crate::topology::DeviceKind;
 
@@ -157,6 +157,43 @@ impl Cluster {
                     .count();
                 row[r] = i64::try_from(on_zone).unwrap_or(i64::MAX);
             }
+        }
+    }
+
+    /// Takes what `grant` (just placed by `alloc`) holds from the NUMA rows `rows`
+    /// (`zones x resources`): its CPUs and memory per NUMA node and its GPUs by their NUMA
+    /// node. The same rows as [`Self::numa_rows_from`] would re-read, without walking every
+    /// free CPU and GPU of the machine per pod.
+    pub(super) fn take_grant(&self, alloc: &NodeAllocator, grant: &Grant, rows: &mut [i64]) {
+        let nr = self.resources.len();
+        let topo = alloc.topology();
+        for cpu in grant.cpus.iter() {
+            if let Some(z) = topo.numa_of_cpu(cpu) {
+                rows[z as usize * nr] -= 1000;
+            }
+        }
+        for &(z, bytes) in &grant.memory {
+            rows[z as usize * nr + 1] -= i64::try_from(bytes).unwrap_or(i64::MAX);
+        }
+        if let Some(r) = self.resources.index(GPU_RESOURCE) {
+            for &k in &grant.gpus {
+                let numa = topo
+                    .devices_of(DeviceKind::Gpu)
+                    .nth(k as usize)
+                    .and_then(|d| topo.devices()[d as usize].numa);
+                if let Some(z) = numa {
+                    rows[z as usize * nr + r] -= 1;
+                }
+            }
+        }
+        #[cfg(debug_assertions)]
+        {
+            let mut fresh = rows.to_vec();
+            self.numa_rows_from(alloc, &mut fresh);
+            debug_assert_eq!(
+                fresh, rows,
+                "NUMA rows from the grant differ from the allocator's"
+            );
         }
     }
 

@@ -341,16 +341,17 @@ impl Cluster {
             };
             for (r, &want) in g.request.iter().enumerate().take(nr) {
                 scratch[r] -= want;
-                if let Some(z) = numa {
+            }
+            if let (Some(a), Some(got)) = (alloc.as_deref(), &grant) {
+                // What the grant holds on each NUMA node (a pod spread over several takes
+                // from each), not the request on one.
+                self.take_grant(a, got, &mut scratch[nr..]);
+            } else if let Some(z) = numa {
+                for (r, &want) in g.request.iter().enumerate().take(nr) {
                     if self.numa_local[n * nr + r] {
                         scratch[(1 + z) * nr + r] -= want;
                     }
                 }
-            }
-            if let Some(a) = alloc.as_deref() {
-                // The allocator's own view of the NUMA nodes (a pod spread over several
-                // takes from each).
-                self.numa_rows_from(a, &mut scratch[nr..]);
             }
             out.pods.push(PodPlacement {
                 group: gi,
